@@ -1,0 +1,120 @@
+"""The programming model: what a workflow author imports and implements."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
+
+from pydantic import BaseModel
+
+from lambda_workflows.config import Duration, RetriesInput, StepConfig
+
+P = TypeVar("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WorkflowEvent(Generic[P]):
+    """What `run()` receives: the validated params, the creation time and the instance id."""
+
+    payload: P
+    timestamp: datetime
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Optional argument of a step function: which step, which attempt, with what config."""
+
+    step_name: str
+    occurrence: int
+    attempt: int
+    config: StepConfig
+
+
+StepFunction = Callable[[], Any] | Callable[[StepContext], Any]
+
+
+class Env:
+    """The app's bindings, as attributes (`self.env.BUCKET`) or items (`self.env["BUCKET"]`)."""
+
+    def __init__(self, bindings: Mapping[str, Any] | None = None) -> None:
+        self._bindings = dict(bindings or {})
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._bindings[name]
+        except KeyError:
+            raise AttributeError(f"no binding named {name!r} in this app") from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._bindings[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._bindings
+
+
+class WorkflowStep(abc.ABC):
+    """The durable operations available inside `run()`."""
+
+    @abc.abstractmethod
+    def do(
+        self,
+        name: str,
+        fn: StepFunction | None = None,
+        *,
+        retries: RetriesInput = None,
+        timeout: Duration | None = None,
+        config: Mapping[str, Any] | StepConfig | None = None,
+    ) -> Any:
+        """Run `fn` as a durable step and return its JSON result.
+
+        Without `fn`, returns a decorator (Cloudflare's Python form): the decorated
+        function becomes an async callable that runs the step when awaited.
+        """
+
+    @abc.abstractmethod
+    async def sleep(self, name: str, duration: Duration) -> None:
+        """Suspend the instance for `duration` (at most 365 days)."""
+
+    @abc.abstractmethod
+    async def sleep_until(self, name: str, when: datetime | int) -> None:
+        """Suspend the instance until `when` (an aware datetime or epoch milliseconds)."""
+
+    @abc.abstractmethod
+    async def wait_for_event(
+        self, name: str, *, type: str, timeout: Duration = "24 hours"
+    ) -> dict[str, Any]:
+        """Wait for an event of `type`; return `{"payload", "timestamp", "type"}`.
+
+        Raises `WaitTimeoutError` when none arrives in time.
+        """
+
+
+class WorkflowEntrypoint(abc.ABC, Generic[P]):
+    """Base class of a workflow. Subclass as `WorkflowEntrypoint[MyParams]`.
+
+    `MyParams` is a pydantic model: params are validated against it at create time and
+    `run()` receives an instance of it as `event.payload`. Without a model the payload is
+    the raw JSON value.
+    """
+
+    params_model: ClassVar[type[BaseModel] | None] = None
+
+    def __init__(self, env: Env | None = None) -> None:
+        self.env = env or Env()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            if get_origin(base) is WorkflowEntrypoint:
+                (arg,) = get_args(base)
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    cls.params_model = arg
+
+    @abc.abstractmethod
+    def run(self, event: WorkflowEvent[P], step: WorkflowStep) -> Awaitable[Any]:
+        """The workflow body. Its return value (JSON) is the instance output."""

@@ -1,0 +1,141 @@
+"""The app declaration: one place read by the runtime, the CDK app, the CLI and local dev."""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from lambda_workflows.api import WorkflowEntrypoint
+from lambda_workflows.errors import ValidationError, WorkflowNotFoundError
+from lambda_workflows.names import check_workflow_name
+
+DEFAULT_STEP_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One workflow of the app.
+
+    `binding` names the `self.env` attribute other workflows use to create instances of
+    it; `concurrency` caps its running instances; `step_limit` caps steps per instance.
+    """
+
+    name: str
+    cls: type[WorkflowEntrypoint[Any]]
+    binding: str | None = None
+    concurrency: int | None = None
+    step_limit: int = DEFAULT_STEP_LIMIT
+
+    def __post_init__(self) -> None:
+        check_workflow_name(self.name)
+        if not (isinstance(self.cls, type) and issubclass(self.cls, WorkflowEntrypoint)):
+            raise ValidationError(f"workflow {self.name!r}: cls must subclass WorkflowEntrypoint")
+        if self.step_limit < 1:
+            raise ValidationError(f"workflow {self.name!r}: step_limit must be >= 1")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise ValidationError(f"workflow {self.name!r}: concurrency must be >= 1")
+
+    @property
+    def params_model(self) -> type[BaseModel] | None:
+        return self.cls.params_model
+
+    def validate_params(self, params: Any) -> Any:
+        """Validate params against the workflow's model; return them as JSON data."""
+        model = self.params_model
+        if model is None:
+            return params
+        try:
+            parsed = model.model_validate({} if params is None else params)
+        except PydanticValidationError as exc:
+            details = [
+                {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]}
+                for err in exc.errors()
+            ]
+            raise ValidationError(
+                f"invalid params for workflow {self.name!r}: {exc.error_count()} error(s)",
+                details=details,
+            ) from None
+        return parsed.model_dump(mode="json")
+
+    def parse_params(self, params: Any) -> Any:
+        """Params as `run()` sees them: a model instance when the workflow declares one."""
+        model = self.params_model
+        return params if model is None else model.model_validate(params)
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A schedule (EventBridge cron expression) calling `handler(scheduled_time, env)`."""
+
+    expression: str
+    handler: Callable[..., Any]
+
+
+@dataclass
+class WorkflowApp:
+    """Everything deployed together: workflows, bindings and crons."""
+
+    workflows: Iterable[Workflow]
+    bindings: Mapping[str, Any] = field(default_factory=dict)
+    crons: Iterable[Cron] = ()
+
+    def __post_init__(self) -> None:
+        self.workflows = tuple(self.workflows)
+        self.crons = tuple(self.crons)
+        self.bindings = dict(self.bindings)
+        self._by_name: dict[str, Workflow] = {}
+        for workflow in self.workflows:
+            if workflow.name in self._by_name:
+                raise ValidationError(f"workflow {workflow.name!r} is declared twice")
+            self._by_name[workflow.name] = workflow
+        names = [w.binding for w in self.workflows if w.binding] + list(self.bindings)
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise ValidationError(f"binding names used twice: {sorted(duplicates)}")
+
+    def workflow(self, name: str) -> Workflow:
+        """The declared workflow called `name`, or `WorkflowNotFoundError`."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise WorkflowNotFoundError(f"no workflow named {name!r}") from None
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+
+def configured_app_path(project_root: Path | None = None) -> str:
+    """The `module:attribute` of `[tool.lambda-workflows] app` in pyproject.toml."""
+    root = project_root or Path.cwd()
+    for folder in (root, *root.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            data = tomllib.loads(pyproject.read_text())
+            path = data.get("tool", {}).get("lambda-workflows", {}).get("app")
+            if isinstance(path, str):
+                return path
+    raise ValidationError("no [tool.lambda-workflows] app = 'module:attribute' in pyproject.toml")
+
+
+def import_app(path: str) -> WorkflowApp:
+    """Import the app object named by `module:attribute`."""
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise ValidationError(f"app path must look like 'module:attribute', got {path!r}")
+    app = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(app, WorkflowApp):
+        raise ValidationError(f"{path} is a {type(app).__name__}, not a WorkflowApp")
+    return app
+
+
+def load_app(project_root: Path | None = None) -> WorkflowApp:
+    """The app configured in pyproject.toml."""
+    return import_app(configured_app_path(project_root))

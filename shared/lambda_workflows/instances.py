@@ -1,0 +1,340 @@
+"""The instance API, as Cloudflare's Workflow binding: create, get, status, control, events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lambda_workflows.app import Workflow
+from lambda_workflows.clock import from_ms, now_ms
+from lambda_workflows.errors import (
+    InstanceConflictError,
+    InstanceNotFoundError,
+    ValidationError,
+)
+from lambda_workflows.journal.base import (
+    ConditionFailedError,
+    InstanceExistsError,
+    MetaCondition,
+)
+from lambda_workflows.journal.records import (
+    FINISHED,
+    InstanceMeta,
+    InstanceStatus,
+    StepRecord,
+    StepStatus,
+)
+from lambda_workflows.names import check_event_type, check_instance_id
+from lambda_workflows.payloads import encode
+from lambda_workflows.services import Services
+from lambda_workflows.wakeups import Wakeup
+
+MAX_BATCH = 100
+_OPEN = frozenset(set(InstanceStatus) - FINISHED - {InstanceStatus.UNKNOWN})
+
+
+def _iso(ms: int | None) -> str | None:
+    return from_ms(ms).isoformat() if ms is not None else None
+
+
+def step_view(record: StepRecord) -> dict[str, Any]:
+    """One entry of the step timeline."""
+    view: dict[str, Any] = {
+        "name": record.name,
+        "index": record.occurrence,
+        "type": str(record.kind),
+        "status": str(record.status),
+        "attempts": len(record.attempts),
+        "started_at": _iso(record.started_at),
+        "finished_at": _iso(record.finished_at),
+        "position": record.position,
+    }
+    if record.status in (StepStatus.SLEEPING, StepStatus.WAITING, StepStatus.RETRYING):
+        view["wake_at"] = _iso(record.wake_at)
+    if record.error:
+        view["error"] = record.error
+    if record.event_type:
+        view["event_type"] = record.event_type
+    if record.attempts:
+        view["attempt_log"] = [
+            {
+                **a,
+                "started_at": _iso(a.get("started_at")),
+                "finished_at": _iso(a.get("finished_at")),
+            }
+            for a in record.attempts
+        ]
+    return view
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """One entry of `create_batch`."""
+
+    id: str | None = None
+    params: Any = None
+
+
+class Instance:
+    """A handle on one instance (cheap: it holds no state of its own)."""
+
+    def __init__(self, binding: WorkflowBinding, instance_id: str) -> None:
+        self._binding = binding
+        self.id = instance_id
+
+    def __repr__(self) -> str:
+        return f"Instance({self._binding.name!r}, {self.id!r})"
+
+    @property
+    def _journal(self) -> Any:
+        return self._binding.services.journal
+
+    def _meta(self) -> InstanceMeta:
+        meta: InstanceMeta | None = self._journal.get_meta(self._binding.name, self.id)
+        if meta is None:
+            raise InstanceNotFoundError(f"no instance {self.id!r} of {self._binding.name!r}")
+        return meta
+
+    def status(self) -> dict[str, Any]:
+        """`{"status", "output", "error", "steps"}`, plus timestamps."""
+        snapshot = self._journal.load(self._binding.name, self.id)
+        if snapshot is None:
+            raise InstanceNotFoundError(f"no instance {self.id!r} of {self._binding.name!r}")
+        meta = snapshot.meta
+        steps = sorted(
+            snapshot.steps.values(),
+            key=lambda r: (r.started_at or 0, r.done if r.done is not None else 1 << 62),
+        )
+        return {
+            "id": self.id,
+            "status": str(meta.status),
+            "output": self._binding.services.payloads.unpack(meta.output, meta.output_ref),
+            "error": meta.error,
+            "steps": [step_view(r) for r in steps],
+            "created_at": _iso(meta.created_at),
+            "started_at": _iso(meta.started_at),
+            "finished_at": _iso(meta.finished_at),
+            "events": [
+                {"seq": e.seq, "type": e.type, "timestamp": _iso(e.timestamp)}
+                for e in snapshot.events
+            ],
+        }
+
+    def _transition(
+        self,
+        allowed: Iterable[InstanceStatus],
+        changes: Mapping[str, Any],
+        action: str,
+    ) -> InstanceMeta:
+        try:
+            meta: InstanceMeta = self._journal.update_meta(
+                self._binding.name,
+                self.id,
+                changes,
+                MetaCondition(status_in=frozenset(allowed)),
+            )
+        except ConditionFailedError as exc:
+            if exc.current is None:
+                raise InstanceNotFoundError(
+                    f"no instance {self.id!r} of {self._binding.name!r}"
+                ) from None
+            raise InstanceConflictError(
+                f"cannot {action} instance {self.id!r}: it is {exc.current.status}"
+            ) from None
+        return meta
+
+    def pause(self) -> None:
+        """Pause at the next step boundary (`waitingForPause` while a step runs)."""
+        meta = self._meta()
+        if meta.status == InstanceStatus.RUNNING:
+            self._transition(
+                {InstanceStatus.RUNNING}, {"status": InstanceStatus.WAITING_FOR_PAUSE}, "pause"
+            )
+        else:
+            self._transition(
+                {InstanceStatus.QUEUED, InstanceStatus.WAITING},
+                {"status": InstanceStatus.PAUSED},
+                "pause",
+            )
+
+    def resume(self) -> None:
+        """Resume a paused instance (or cancel a pause that has not taken effect yet)."""
+        meta = self._meta()
+        if meta.status == InstanceStatus.WAITING_FOR_PAUSE:
+            self._transition(
+                {InstanceStatus.WAITING_FOR_PAUSE}, {"status": InstanceStatus.RUNNING}, "resume"
+            )
+            return
+        meta = self._transition(
+            {InstanceStatus.PAUSED}, {"status": InstanceStatus.QUEUED, "wake_at": None}, "resume"
+        )
+        self._wake(meta.generation)
+
+    def terminate(self) -> None:
+        """Stop for good; pending wake-ups become no-ops."""
+        meta = self._meta()
+        self._transition(
+            _OPEN,
+            {
+                "status": InstanceStatus.TERMINATED,
+                "generation": meta.generation + 1,
+                "lease_owner": None,
+                "lease_until": None,
+                "wake_at": None,
+                "finished_at": now_ms(self._binding.services.clock),
+            },
+            "terminate",
+        )
+
+    def restart(self, from_step: str | None = None) -> None:
+        """Run again from the start, or from the first occurrence of `from_step`.
+
+        Steps that completed before `from_step` keep their results; the rest of the
+        journal is discarded, and events those steps consumed are deleted.
+        """
+        snapshot = self._journal.load(self._binding.name, self.id)
+        if snapshot is None:
+            raise InstanceNotFoundError(f"no instance {self.id!r} of {self._binding.name!r}")
+        records = list(snapshot.steps.values())
+        cut = None
+        if from_step is not None:
+            firsts = [r for r in records if r.name == from_step and r.occurrence == 0]
+            if not firsts or firsts[0].done is None:
+                raise ValidationError(f"restart: no completed step named {from_step!r}")
+            cut = firsts[0].done
+        kept = [r for r in records if cut is not None and r.done is not None and r.done < cut]
+        dropped = [r for r in records if r not in kept]
+        meta = snapshot.meta
+        generation = meta.generation + 1
+        self._transition(
+            {meta.status},
+            {
+                "status": InstanceStatus.QUEUED,
+                "generation": generation,
+                "output": None,
+                "output_ref": None,
+                "error": None,
+                "lease_owner": None,
+                "lease_until": None,
+                "wake_at": None,
+                "started_at": None,
+                "finished_at": None,
+            },
+            "restart",
+        )
+        self._journal.replace_steps(
+            self._binding.name,
+            self.id,
+            keep=[
+                StepRecord(**{**r.__dict__, "generation": generation, "version": 1}) for r in kept
+            ],
+            delete_steps=[r.key for r in dropped],
+            delete_events=[r.event_seq for r in dropped if r.event_seq is not None],
+        )
+        self._wake(generation)
+
+    def send_event(self, type: str, payload: Any = None, *, event_id: str | None = None) -> None:
+        """Deliver an event; a wait of that type consumes it, now or later (FIFO per type).
+
+        `event_id` makes a re-sent event a no-op.
+        """
+        check_event_type(type)
+        if event_id is not None:
+            check_instance_id(event_id)
+        encode(payload)
+        services = self._binding.services
+        try:
+            _, new = services.journal.append_event(
+                self._binding.name,
+                self.id,
+                type,
+                payload,
+                now_ms(services.clock),
+                event_id,
+                _OPEN,
+            )
+        except ConditionFailedError as exc:
+            if exc.current is None:
+                raise InstanceNotFoundError(
+                    f"no instance {self.id!r} of {self._binding.name!r}"
+                ) from None
+            raise InstanceConflictError(
+                f"instance {self.id!r} is {exc.current.status}: it takes no more events"
+            ) from None
+        meta = self._meta()
+        if new and meta.status == InstanceStatus.WAITING:
+            self._wake(meta.generation)
+
+    def _wake(self, generation: int) -> None:
+        self._binding.services.wakeups.send_now([Wakeup(self._binding.name, self.id, generation)])
+
+
+class WorkflowBinding:
+    """Creates and finds instances of one workflow (`self.env.MY_WORKFLOW`)."""
+
+    def __init__(self, workflow: Workflow, services: Services) -> None:
+        self.workflow = workflow
+        self.services = services
+
+    @property
+    def name(self) -> str:
+        return self.workflow.name
+
+    def _new_meta(self, instance_id: str | None, params: Any) -> InstanceMeta:
+        chosen = check_instance_id(instance_id) if instance_id is not None else uuid.uuid4().hex
+        return InstanceMeta(
+            workflow=self.name,
+            instance_id=chosen,
+            status=InstanceStatus.QUEUED,
+            params=self.workflow.validate_params(params),
+            created_at=now_ms(self.services.clock),
+        )
+
+    def create(self, id: str | None = None, params: Any = None) -> Instance:
+        """Create and start an instance. Same id + same params while `queued`: a retry."""
+        meta = self._new_meta(id, params)
+        try:
+            self.services.journal.create_instances([meta])
+        except InstanceExistsError:
+            self._retry_create(meta)
+        self.services.wakeups.send_now([Wakeup(self.name, meta.instance_id, 0)])
+        return Instance(self, meta.instance_id)
+
+    def _retry_create(self, meta: InstanceMeta) -> None:
+        existing = self.services.journal.get_meta(self.name, meta.instance_id)
+        if (
+            existing is None
+            or existing.status != InstanceStatus.QUEUED
+            or existing.generation != 0
+            or existing.params != meta.params
+        ):
+            raise InstanceConflictError(
+                f"instance {meta.instance_id!r} of {self.name!r} exists already"
+            ) from None
+
+    def create_batch(self, requests: Iterable[CreateRequest | Mapping[str, Any]]) -> list[Instance]:
+        """Create up to 100 instances; nothing is written unless all validate and are new."""
+        entries = [r if isinstance(r, CreateRequest) else CreateRequest(**r) for r in requests]
+        if not entries:
+            raise ValidationError("create_batch needs at least one instance")
+        if len(entries) > MAX_BATCH:
+            raise ValidationError(f"create_batch takes at most {MAX_BATCH} instances")
+        metas = [self._new_meta(e.id, e.params) for e in entries]
+        ids = [m.instance_id for m in metas]
+        if len(set(ids)) != len(ids):
+            raise ValidationError("create_batch: the same id appears twice")
+        try:
+            self.services.journal.create_instances(metas)
+        except InstanceExistsError as exc:
+            raise InstanceConflictError(f"instances exist already: {exc.ids}") from None
+        self.services.wakeups.send_now([Wakeup(self.name, m.instance_id, 0) for m in metas])
+        return [Instance(self, m.instance_id) for m in metas]
+
+    def get(self, id: str) -> Instance:
+        """A handle on an existing instance, or `InstanceNotFoundError`."""
+        check_instance_id(id)
+        if self.services.journal.get_meta(self.name, id) is None:
+            raise InstanceNotFoundError(f"no instance {id!r} of {self.name!r}")
+        return Instance(self, id)

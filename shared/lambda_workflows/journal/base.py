@@ -1,0 +1,155 @@
+"""The journal protocol: the only persistence the runtime and the instance API know."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lambda_workflows.journal.records import (
+    EventRecord,
+    InstanceMeta,
+    InstanceStatus,
+    Snapshot,
+    StepRecord,
+)
+
+META_FIELDS = frozenset(
+    {
+        "status",
+        "params",
+        "generation",
+        "inbox",
+        "started_at",
+        "finished_at",
+        "output",
+        "output_ref",
+        "error",
+        "lease_owner",
+        "lease_until",
+        "wake_at",
+    }
+)
+
+
+@dataclass(frozen=True)
+class MetaCondition:
+    """A condition on the meta item for `update_meta`; every field set must hold."""
+
+    status_in: frozenset[InstanceStatus] | None = None
+    generation: int | None = None
+    lease_owner: str | None = None
+    lease_free_at: int | None = None
+    inbox: int | None = None
+
+    def holds(self, meta: InstanceMeta) -> bool:
+        """Evaluate in memory (the DynamoDB journal compiles it to a ConditionExpression)."""
+        if self.status_in is not None and meta.status not in self.status_in:
+            return False
+        if self.generation is not None and meta.generation != self.generation:
+            return False
+        if self.lease_owner is not None and meta.lease_owner != self.lease_owner:
+            return False
+        if self.lease_free_at is not None and not (
+            meta.lease_owner is None
+            or meta.lease_until is None
+            or meta.lease_until < self.lease_free_at
+        ):
+            return False
+        return self.inbox is None or meta.inbox == self.inbox
+
+
+class ConditionFailedError(Exception):
+    """A conditional write lost. `current` is what is stored now (None if nothing)."""
+
+    def __init__(self, current: Any) -> None:
+        super().__init__("conditional write failed")
+        self.current = current
+
+
+class InstanceExistsError(Exception):
+    """`create_instances` met ids that exist already; nothing was written."""
+
+    def __init__(self, ids: list[str]) -> None:
+        super().__init__(f"instances exist already: {ids}")
+        self.ids = ids
+
+
+@dataclass(frozen=True)
+class InstancePage:
+    instances: list[InstanceMeta]
+    cursor: str | None
+
+
+class Journal(Protocol):
+    """Durable state of every instance: meta, step records and the event inbox."""
+
+    def create_instances(self, metas: list[InstanceMeta]) -> None:
+        """Write new instances, all or nothing; `InstanceExistsError` if any id exists."""
+
+    def get_meta(self, workflow: str, instance_id: str) -> InstanceMeta | None:
+        """The meta item, or None."""
+
+    def load(self, workflow: str, instance_id: str) -> Snapshot | None:
+        """Meta, current-generation steps and events, in one paginated query."""
+
+    def update_meta(
+        self,
+        workflow: str,
+        instance_id: str,
+        changes: Mapping[str, Any],
+        condition: MetaCondition,
+    ) -> InstanceMeta:
+        """Apply `changes` (None removes a field) if `condition` holds; return the new meta.
+
+        Raises `ConditionFailedError(current meta or None)` otherwise.
+        """
+
+    def put_step(
+        self, workflow: str, instance_id: str, record: StepRecord, expected_version: int | None
+    ) -> None:
+        """One conditional write of a step record.
+
+        `expected_version=None`: the key must be free (or hold an older generation's record).
+        Otherwise the stored record must be of this generation at that version.
+        Raises `ConditionFailedError(stored record or None)`.
+        """
+
+    def get_step(self, workflow: str, instance_id: str, key: str) -> StepRecord | None:
+        """One step record (used only after a lost conditional write)."""
+
+    def append_event(
+        self,
+        workflow: str,
+        instance_id: str,
+        event_type: str,
+        payload: Any,
+        timestamp: int,
+        event_id: str | None,
+        open_statuses: frozenset[InstanceStatus],
+    ) -> tuple[EventRecord, bool]:
+        """Store an event and bump the inbox counter atomically.
+
+        Returns the event and whether it is new (False: `event_id` was seen before).
+        Raises `ConditionFailedError(current meta or None)` when the instance is missing
+        or its status is not in `open_statuses`.
+        """
+
+    def replace_steps(
+        self,
+        workflow: str,
+        instance_id: str,
+        keep: Iterable[StepRecord],
+        delete_steps: Iterable[str],
+        delete_events: Iterable[int],
+    ) -> None:
+        """Rewrite kept records and delete others (restart); not atomic, idempotent."""
+
+    def list_instances(
+        self,
+        workflow: str,
+        status: InstanceStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> InstancePage:
+        """Instances of a workflow, newest first, optionally of one status."""

@@ -1,0 +1,45 @@
+"""Limits on names and ids (Cloudflare's)."""
+
+from __future__ import annotations
+
+import re
+
+from lambda_workflows.errors import ValidationError
+
+MAX_WORKFLOW_NAME = 64
+MAX_INSTANCE_ID = 100
+MAX_STEP_NAME = 256
+MAX_EVENT_TYPE = 100
+_ID = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9\-_]*$")
+
+
+def check_workflow_name(name: str) -> str:
+    if not isinstance(name, str) or not name or len(name) > MAX_WORKFLOW_NAME:
+        raise ValidationError(f"workflow name must be 1-{MAX_WORKFLOW_NAME} characters: {name!r}")
+    if not _ID.match(name):
+        raise ValidationError(f"workflow name may hold letters, digits, - and _ only: {name!r}")
+    return name
+
+
+def check_instance_id(instance_id: str) -> str:
+    if not isinstance(instance_id, str) or not instance_id or len(instance_id) > MAX_INSTANCE_ID:
+        raise ValidationError(f"instance id must be 1-{MAX_INSTANCE_ID} characters")
+    if not _ID.match(instance_id):
+        raise ValidationError(
+            f"instance id {instance_id!r} must match ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$"
+        )
+    return instance_id
+
+
+def check_step_name(name: str) -> str:
+    if not isinstance(name, str) or not name or len(name) > MAX_STEP_NAME:
+        raise ValidationError(f"step name must be a string of 1-{MAX_STEP_NAME} characters")
+    return name
+
+
+def check_event_type(event_type: str) -> str:
+    if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_EVENT_TYPE:
+        raise ValidationError(f"event type must be 1-{MAX_EVENT_TYPE} characters")
+    if "." in event_type:
+        raise ValidationError(f"event type may not contain '.': {event_type!r}")
+    return event_type

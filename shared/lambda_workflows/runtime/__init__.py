@@ -1,0 +1,1 @@
+"""The replay runtime: executes `run()` against the journal, one invocation at a time."""

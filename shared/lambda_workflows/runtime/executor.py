@@ -1,0 +1,411 @@
+"""The replay executor: runs `run()` once per invocation against the journal.
+
+It owns a private event loop and drives it by hand, one iteration at a time, so it
+always knows when every branch of the workflow is blocked:
+
+- Journaled results are handed back in the order they first completed (`done`), one
+  per idle point, so `asyncio.gather`, `asyncio.wait(FIRST_COMPLETED)` and races see
+  the same interleaving on every replay.
+- Each asyncio task created inside `run()` is a branch with its own step counter, so
+  a step's position (`branch:index`) does not depend on timing; replay checks that the
+  journal has the same step at the same position (`NondeterminismError` otherwise).
+- New steps start only after the journal is fully replayed.
+- When nothing can progress (all branches sleep, wait or back off), the invocation
+  suspends: `Suspended` is thrown into every blocked operation and the outcome carries
+  the earliest deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import itertools
+from collections import defaultdict
+from collections.abc import Coroutine, Generator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lambda_workflows.api import Env, WorkflowEvent
+from lambda_workflows.app import Workflow
+from lambda_workflows.clock import from_ms, now_ms
+from lambda_workflows.errors import (
+    NondeterminismError,
+    StepLimitExceededError,
+    WorkflowError,
+)
+from lambda_workflows.journal.base import ConditionFailedError
+from lambda_workflows.journal.records import Snapshot, StepKind, StepRecord, step_key
+from lambda_workflows.names import check_step_name
+from lambda_workflows.runtime.policy import StopPolicy
+from lambda_workflows.runtime.suspension import StopReason, Suspended
+from lambda_workflows.services import Services
+
+BRANCH: contextvars.ContextVar[str | None] = contextvars.ContextVar("lwf_branch", default=None)
+IN_STEP: contextvars.ContextVar[bool] = contextvars.ContextVar("lwf_in_step", default=False)
+
+OutcomeKind = Literal["complete", "errored", "suspended", "paused", "abandoned"]
+
+
+@dataclass
+class Outcome:
+    """How an invocation ended."""
+
+    kind: OutcomeKind
+    output: Any = None
+    error: dict[str, Any] | None = None
+    wake_at: int | None = None
+    steps_written: int = 0
+
+
+@dataclass
+class Claim:
+    """A step call matched against the journal."""
+
+    name: str
+    kind: StepKind
+    occurrence: int
+    position: str
+    record: StepRecord | None
+
+    @property
+    def key(self) -> str:
+        return step_key(self.name, self.occurrence)
+
+
+def error_info(exc: BaseException) -> dict[str, Any]:
+    """The JSON form of an error, as stored in the journal and shown in `status()`."""
+    name = getattr(exc, "name", None)
+    info: dict[str, Any] = {
+        "name": name if isinstance(name, str) else type(exc).__name__,
+        "message": str(exc)[:4096],
+    }
+    step = getattr(exc, "step", None)
+    if isinstance(step, str):
+        info["step"] = step
+    return info
+
+
+class _ReplayLoop(asyncio.SelectorEventLoop):
+    def has_ready(self) -> bool:
+        return bool(getattr(self, "_ready", ()))
+
+
+@dataclass
+class _Gates:
+    """Hands journaled results back in completion order."""
+
+    order: list[int]
+    position: int = 0
+    waiting: dict[int, asyncio.Future[None]] = field(default_factory=dict)
+    skipped: set[int] = field(default_factory=set)
+
+    @property
+    def drained(self) -> bool:
+        return self.position >= len(self.order)
+
+
+class ReplayExecutor:
+    """Runs one invocation of one instance. Create a new one per invocation."""
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        snapshot: Snapshot,
+        services: Services,
+        env: Env,
+        policy: StopPolicy,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        self.workflow = workflow
+        self.snapshot = snapshot
+        self.meta = snapshot.meta
+        self.services = services
+        self.clock = services.clock
+        self.env = env
+        self.policy = policy
+        self.pool = pool
+        self.steps: dict[str, StepRecord] = dict(snapshot.steps)
+        self.by_position = {r.position: r for r in self.steps.values()}
+        self.consumed_events = {r.event_seq for r in self.steps.values() if r.event_seq}
+        done = sorted(r.done for r in self.steps.values() if r.resolved and r.done is not None)
+        self._gates = _Gates(order=done)
+        self._next_done = (done[-1] + 1) if done else 0
+        self._branch_steps: dict[str, itertools.count[int]] = defaultdict(itertools.count)
+        self._branch_children: dict[str, itertools.count[int]] = defaultdict(itertools.count)
+        self._occurrences: dict[str, itertools.count[int]] = defaultdict(itertools.count)
+        self._blocked: dict[asyncio.Future[None], int | None] = {}
+        self._drained_waiters: list[asyncio.Future[None]] = []
+        self._inflight = 0
+        self._activity: asyncio.Future[None] | None = None
+        self._loop: _ReplayLoop | None = None
+        self.stop_reason: StopReason | None = None
+        self.fatal: BaseException | None = None
+        self.steps_written = 0
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        """Replay and continue `run()` until it finishes or every branch is blocked."""
+        from lambda_workflows.runtime.step import DurableStep
+
+        loop = _ReplayLoop()
+        self._loop = loop
+        loop.set_task_factory(self._task_factory)
+        context = contextvars.copy_context()
+        context.run(BRANCH.set, "0")
+        main = asyncio.Task(self._main(DurableStep(self)), loop=loop, context=context)
+        try:
+            return self._drive(loop, main)
+        finally:
+            self._close(loop)
+
+    async def _main(self, step: Any) -> Any:
+        event = WorkflowEvent(
+            payload=self.workflow.parse_params(self.meta.params),
+            timestamp=from_ms(self.meta.created_at),
+            instance_id=self.meta.instance_id,
+        )
+        instance = self.workflow.cls(self.env)
+        return await instance.run(event, step)
+
+    def _task_factory(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[Any, Any, Any] | Generator[Any, None, Any],
+        **kwargs: Any,
+    ) -> asyncio.Task[Any]:
+        context: contextvars.Context = kwargs.pop("context", None) or contextvars.copy_context()
+        parent = context.get(BRANCH)
+        if parent is not None and not context.get(IN_STEP):
+            child = f"{parent}.{next(self._branch_children[parent])}"
+            context = context.copy()
+            context.run(BRANCH.set, child)
+        return asyncio.Task(coro, loop=loop, context=context, **kwargs)
+
+    def _drive(self, loop: _ReplayLoop, main: asyncio.Task[Any]) -> Outcome:
+        while True:
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+            if main.done() or self.fatal is not None:
+                break
+            if loop.has_ready():
+                continue
+            if self._release_next():
+                continue
+            if self._inflight:
+                self._activity = loop.create_future()
+                loop.run_until_complete(self._activity)
+                continue
+            if self.stop_reason is None and self._wake_due():
+                continue
+            break
+        if main.done() and self.fatal is None:
+            return self._finished(main)
+        return self._suspend(loop, main)
+
+    def _finished(self, main: asyncio.Task[Any]) -> Outcome:
+        if main.cancelled():
+            return Outcome("errored", error={"name": "CancelledError", "message": "cancelled"})
+        exc = main.exception()
+        if exc is None:
+            return Outcome("complete", output=main.result(), steps_written=self.steps_written)
+        if isinstance(exc, Suspended):
+            return self._suspended_outcome()
+        return Outcome("errored", error=error_info(exc), steps_written=self.steps_written)
+
+    def _suspend(self, loop: _ReplayLoop, main: asyncio.Task[Any]) -> Outcome:
+        outcome = (
+            Outcome("errored", error=error_info(self.fatal), steps_written=self.steps_written)
+            if self.fatal is not None
+            else self._suspended_outcome()
+        )
+        for future in list(self._blocked):
+            if not future.done():
+                future.set_exception(Suspended())
+        for gate in list(self._gates.waiting.values()) + self._drained_waiters:
+            if not gate.done():
+                gate.set_exception(Suspended())
+        if not main.done():
+            loop.run_until_complete(asyncio.wait([main]))
+        if not main.cancelled():
+            main.exception()
+        return outcome
+
+    def _suspended_outcome(self) -> Outcome:
+        if self.stop_reason == StopReason.LOST:
+            return Outcome("abandoned", steps_written=self.steps_written)
+        if self.stop_reason == StopReason.PAUSE:
+            return Outcome("paused", steps_written=self.steps_written)
+        if self.stop_reason == StopReason.YIELD:
+            return Outcome(
+                "suspended", wake_at=now_ms(self.clock), steps_written=self.steps_written
+            )
+        deadlines = [d for d in self._blocked.values() if d is not None]
+        return Outcome(
+            "suspended",
+            wake_at=min(deadlines) if deadlines else None,
+            steps_written=self.steps_written,
+        )
+
+    def _close(self, loop: _ReplayLoop) -> None:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+    def _release_next(self) -> bool:
+        gates = self._gates
+        while not gates.drained and gates.order[gates.position] in gates.skipped:
+            gates.position += 1
+        if gates.drained:
+            if self._drained_waiters:
+                for waiter in self._drained_waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                self._drained_waiters.clear()
+                return True
+            return False
+        done = gates.order[gates.position]
+        gate = gates.waiting.pop(done, None)
+        if gate is None:
+            expected = next(r for r in self.steps.values() if r.done == done)
+            self.fatal = NondeterminismError(
+                f"replay expected step {expected.name!r} ({expected.kind}) at position "
+                f"{expected.position} to complete next, but the workflow did not call it: "
+                "the code changed under a running instance; restart it"
+            )
+            return False
+        gates.position += 1
+        gate.set_result(None)
+        return True
+
+    def _wake_due(self) -> bool:
+        now = now_ms(self.clock)
+        woke = False
+        for future, deadline in list(self._blocked.items()):
+            if deadline is not None and deadline <= now and not future.done():
+                future.set_result(None)
+                woke = True
+        return woke
+
+    # -- what operations use ----------------------------------------------------------------
+
+    def claim(self, name: str, kind: StepKind) -> Claim:
+        """Give a step call its position and occurrence; check them against the journal."""
+        check_step_name(name)
+        branch = BRANCH.get()
+        if branch is None or IN_STEP.get():
+            raise WorkflowError(
+                f"step {name!r}: step operations must be awaited in run(), not inside a step"
+            )
+        position = f"{branch}:{next(self._branch_steps[branch])}"
+        occurrence = next(self._occurrences[name])
+        key = step_key(name, occurrence)
+        at_position = self.by_position.get(position)
+        if at_position is not None and (at_position.name != name or at_position.kind != kind):
+            self._nondeterminism(
+                f"replay mismatch at step position {position}: the journal has "
+                f"{at_position.kind} {at_position.name!r}, the code now calls {kind} {name!r}"
+            )
+        record = self.steps.get(key)
+        if record is not None and record.position != position:
+            self._nondeterminism(
+                f"step {name!r} (occurrence {occurrence}) moved from position "
+                f"{record.position} to {position} since it was journaled"
+            )
+        if record is None and len(self.steps) >= self.workflow.step_limit:
+            raise StepLimitExceededError(
+                f"step {name!r} would exceed the limit of {self.workflow.step_limit} steps "
+                "per instance"
+            )
+        return Claim(name, kind, occurrence, position, record)
+
+    def _nondeterminism(self, message: str) -> None:
+        error = NondeterminismError(message)
+        self.fatal = error
+        raise error
+
+    async def replay_turn(self, record: StepRecord) -> None:
+        """Wait until it is this journaled record's turn to complete."""
+        assert self._loop is not None
+        assert record.done is not None
+        gate: asyncio.Future[None] = self._loop.create_future()
+        self._gates.waiting[record.done] = gate
+        try:
+            await gate
+        except asyncio.CancelledError:
+            self._gates.waiting.pop(record.done, None)
+            self._gates.skipped.add(record.done)
+            raise
+
+    async def live_turn(self) -> None:
+        """Wait until the journal is replayed; new work starts only then."""
+        if self._gates.drained:
+            return
+        assert self._loop is not None
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._drained_waiters.append(waiter)
+        await waiter
+
+    async def block(self, deadline_ms: int | None) -> None:
+        """Wait until `deadline_ms` passes (None: until the invocation suspends)."""
+        assert self._loop is not None
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._blocked[future] = deadline_ms
+        try:
+            await future
+        finally:
+            self._blocked.pop(future, None)
+
+    async def check_stop(self) -> None:
+        """Before a new attempt: stop here if the invocation must end."""
+        if self.stop_reason is None:
+            self.stop_reason = self.policy.check()
+        if self.stop_reason is not None:
+            await self.block(None)
+
+    def begin_work(self) -> None:
+        self._inflight += 1
+
+    def end_work(self) -> None:
+        self._inflight -= 1
+        if self._activity is not None and not self._activity.done():
+            self._activity.set_result(None)
+
+    def next_done(self) -> int:
+        done = self._next_done
+        self._next_done += 1
+        return done
+
+    def write(self, record: StepRecord, expected_version: int | None) -> StepRecord:
+        """Journal a record with one conditional write; adopt a resolved winner's record."""
+        meta = self.meta
+        try:
+            self.services.journal.put_step(
+                meta.workflow, meta.instance_id, record, expected_version
+            )
+        except ConditionFailedError as exc:
+            stored = exc.current
+            if (
+                isinstance(stored, StepRecord)
+                and stored.resolved
+                and stored.generation == record.generation
+            ):
+                record = stored
+            else:
+                self.stop_reason = StopReason.LOST
+                raise Suspended() from None
+        else:
+            self.steps_written += 1
+        self.steps[record.key] = record
+        self.by_position[record.position] = record
+        if record.event_seq is not None:
+            self.consumed_events.add(record.event_seq)
+        return record
+
+    def now(self) -> int:
+        return now_ms(self.clock)

@@ -1,0 +1,43 @@
+"""The worker Lambda: SQS batch in, partial batch failures out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from lambda_workflows.engine import Engine
+from lambda_workflows.wakeups import Wakeup
+
+
+class WorkerHandler:
+    """Callable as a Lambda handler. The engine is built on first use (cold start)."""
+
+    def __init__(self, engine_factory: Callable[[], Engine]) -> None:
+        self._factory = engine_factory
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._factory()
+        return self._engine
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        engine = self.engine
+        remaining: Callable[[], int] = context.get_remaining_time_in_millis
+
+        def handle(record: SQSRecord) -> str:
+            return engine.worker.process(Wakeup.from_json(record.body), remaining)
+
+        processor = BatchProcessor(event_type=EventType.SQS)
+        response = process_partial_response(
+            event=event, record_handler=handle, processor=processor, context=context
+        )
+        return dict(response)

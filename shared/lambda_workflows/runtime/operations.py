@@ -1,0 +1,261 @@
+"""One function per durable operation: do, sleep, wait_for_event.
+
+Each follows the same shape: claim a position; if the journal resolved it, wait for its
+replay turn and return what it returned; otherwise wait for the replay to drain and
+continue live from whatever state the journal holds (retrying, sleeping, waiting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import inspect
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from lambda_workflows.api import StepContext
+from lambda_workflows.clock import from_ms
+from lambda_workflows.config import StepConfig
+from lambda_workflows.errors import (
+    NonRetryableError,
+    StepError,
+    StepTimeoutError,
+    WaitTimeoutError,
+)
+from lambda_workflows.journal.records import (
+    EventRecord,
+    StepKind,
+    StepRecord,
+    StepStatus,
+)
+from lambda_workflows.payloads import NotJsonError, OutputTooLargeError
+from lambda_workflows.runtime.executor import IN_STEP, Claim, ReplayExecutor, error_info
+
+
+def _new_record(ex: ReplayExecutor, claim: Claim, status: StepStatus, **fields: Any) -> StepRecord:
+    return StepRecord(
+        name=claim.name,
+        occurrence=claim.occurrence,
+        kind=claim.kind,
+        position=claim.position,
+        status=status,
+        generation=ex.meta.generation,
+        **fields,
+    )
+
+
+def _save(
+    ex: ReplayExecutor, claim: Claim, previous: StepRecord | None, status: StepStatus, **fields: Any
+) -> StepRecord:
+    """Write the next state of a step (one conditional write)."""
+    if status in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.TIMED_OUT):
+        fields.setdefault("finished_at", ex.now())
+        fields["done"] = ex.next_done()
+    if previous is None:
+        fields.setdefault("started_at", ex.now())
+        record = _new_record(ex, claim, status, **fields)
+        return ex.write(record, None)
+    record = dataclasses.replace(previous, status=status, version=previous.version + 1, **fields)
+    return ex.write(record, previous.version)
+
+
+def _replayed_value(ex: ReplayExecutor, record: StepRecord) -> Any:
+    if record.status == StepStatus.SUCCEEDED:
+        return ex.services.payloads.unpack(record.result, record.result_ref)
+    error = record.error or {}
+    if record.status == StepStatus.TIMED_OUT:
+        raise WaitTimeoutError(record.name, record.event_type or "")
+    raise StepError(record.name, str(error.get("name", "Error")), str(error.get("message", "")))
+
+
+def _wants_context(fn: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.name == "ctx"
+        or (p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
+        for p in parameters
+    )
+
+
+async def _attempt(
+    ex: ReplayExecutor, fn: Callable[..., Any], context: StepContext
+) -> tuple[bool, Any]:
+    """Run one attempt; return (True, value) or (False, exception)."""
+    args = (context,) if _wants_context(fn) else ()
+    timeout = context.config.timeout
+    budget = ex.policy.attempt_budget_ms()
+    real_timeout: float | None = None
+    if not ex.clock.is_virtual:
+        real_timeout = timeout.total_seconds()
+        if budget is not None:
+            real_timeout = min(real_timeout, budget / 1000)
+    started = ex.now()
+    token = IN_STEP.set(True)
+    ex.begin_work()
+    try:
+        if inspect.iscoroutinefunction(fn):
+            value = await asyncio.wait_for(fn(*args), real_timeout)
+        else:
+            loop = asyncio.get_running_loop()
+            call = contextvars.copy_context().run
+            future = loop.run_in_executor(ex.pool, call, fn, *args)
+            value = await asyncio.wait_for(future, real_timeout)
+            if inspect.isawaitable(value):
+                value = await asyncio.wait_for(value, real_timeout)
+    except TimeoutError:
+        return False, StepTimeoutError(f"attempt {context.attempt} exceeded {timeout}")
+    except Exception as exc:  # a step's failure, reported to the retry policy
+        return False, exc
+    finally:
+        ex.end_work()
+        IN_STEP.reset(token)
+    if ex.now() - started > timeout / timedelta(milliseconds=1):
+        return False, StepTimeoutError(f"attempt {context.attempt} exceeded {timeout}")
+    return True, value
+
+
+async def do(ex: ReplayExecutor, name: str, fn: Callable[..., Any], config: StepConfig) -> Any:
+    claim = ex.claim(name, StepKind.DO)
+    record = claim.record
+    if record is not None and record.resolved:
+        await ex.replay_turn(record)
+        return _replayed_value(ex, record)
+    await ex.live_turn()
+    attempts: list[dict[str, Any]] = list(record.attempts) if record else []
+    while True:
+        if record is not None and record.status == StepStatus.RETRYING:
+            wake_at = record.wake_at or 0
+            if ex.now() < wake_at:
+                await ex.block(wake_at)
+                continue
+        await ex.check_stop()
+        number = len(attempts) + 1
+        started = ex.now()
+        context = StepContext(name, claim.occurrence, number, config)
+        ok, value = await _attempt(ex, fn, context)
+        entry: dict[str, Any] = {"attempt": number, "started_at": started, "finished_at": ex.now()}
+        retryable = True
+        if ok:
+            try:
+                inline, ref, value = ex.services.payloads.pack(
+                    value, owner=f"{ex.meta.workflow}/{ex.meta.instance_id}/{claim.key}"
+                )
+            except (NotJsonError, OutputTooLargeError) as exc:
+                ok, retryable = False, False
+                value = type(exc)(f"step {name!r} returned a value that cannot be stored: {exc}")
+        if ok:
+            attempts.append(entry)
+            _save(
+                ex,
+                claim,
+                record,
+                StepStatus.SUCCEEDED,
+                result=inline,
+                result_ref=ref,
+                attempts=attempts,
+                wake_at=None,
+                error=None,
+            )
+            return value
+        error = error_info(value)
+        entry["error"] = error
+        attempts.append(entry)
+        if isinstance(value, NonRetryableError):
+            retryable = False
+        if not retryable or number >= config.retries.max_attempts:
+            _save(
+                ex, claim, record, StepStatus.FAILED, error=error, attempts=attempts, wake_at=None
+            )
+            raise StepError(name, error["name"], error["message"])
+        delay = config.retries.delay_after(number)
+        if delay <= timedelta(0):
+            continue
+        record = _save(
+            ex,
+            claim,
+            record,
+            StepStatus.RETRYING,
+            error=error,
+            attempts=attempts,
+            wake_at=ex.now() + int(delay / timedelta(milliseconds=1)),
+        )
+
+
+async def sleep_until(ex: ReplayExecutor, name: str, wake_at: int | None, duration_ms: int) -> None:
+    """Sleep until `wake_at`, or for `duration_ms` from the first call when it is None."""
+    claim = ex.claim(name, StepKind.SLEEP)
+    record = claim.record
+    if record is not None and record.resolved:
+        await ex.replay_turn(record)
+        return
+    await ex.live_turn()
+    if record is None:
+        target = wake_at if wake_at is not None else ex.now() + duration_ms
+        if target <= ex.now():
+            _save(ex, claim, None, StepStatus.SUCCEEDED, wake_at=target)
+            return
+        record = _save(ex, claim, None, StepStatus.SLEEPING, wake_at=target)
+    target = record.wake_at or 0
+    while ex.now() < target:
+        await ex.block(target)
+    _save(ex, claim, record, StepStatus.SUCCEEDED)
+
+
+def _take_event(ex: ReplayExecutor, event_type: str) -> EventRecord | None:
+    for event in ex.snapshot.events:
+        if event.type == event_type and event.seq not in ex.consumed_events:
+            return event
+    return None
+
+
+def _event_value(event: EventRecord) -> dict[str, Any]:
+    return {
+        "payload": event.payload,
+        "timestamp": from_ms(event.timestamp).isoformat(),
+        "type": event.type,
+    }
+
+
+async def wait_for_event(
+    ex: ReplayExecutor, name: str, event_type: str, timeout_ms: int
+) -> dict[str, Any]:
+    claim = ex.claim(name, StepKind.WAIT_FOR_EVENT)
+    record = claim.record
+    if record is not None and record.resolved:
+        await ex.replay_turn(record)
+        value: dict[str, Any] = _replayed_value(ex, record)
+        return value
+    await ex.live_turn()
+    while True:
+        event = _take_event(ex, event_type)
+        if event is not None:
+            value = _event_value(event)
+            _save(
+                ex,
+                claim,
+                record,
+                StepStatus.SUCCEEDED,
+                result=value,
+                event_seq=event.seq,
+                event_type=event_type,
+            )
+            return value
+        if record is None:
+            record = _save(
+                ex,
+                claim,
+                None,
+                StepStatus.WAITING,
+                wake_at=ex.now() + timeout_ms,
+                event_type=event_type,
+            )
+        deadline = record.wake_at or 0
+        if ex.now() >= deadline:
+            _save(ex, claim, record, StepStatus.TIMED_OUT)
+            raise WaitTimeoutError(name, event_type)
+        await ex.block(deadline)

@@ -1,0 +1,89 @@
+"""When an invocation must stop starting steps: Lambda time, pause requests, a lost lease."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from lambda_workflows.clock import Clock, now_ms
+from lambda_workflows.journal.base import ConditionFailedError, Journal, MetaCondition
+from lambda_workflows.journal.records import InstanceStatus
+from lambda_workflows.runtime.suspension import StopReason
+
+
+class StopPolicy(Protocol):
+    def check(self) -> StopReason | None:
+        """Called before every new step attempt; a reason stops the invocation there."""
+
+    def attempt_budget_ms(self) -> int | None:
+        """How long an attempt may run before Lambda's own timeout would end it."""
+
+
+class NeverStop:
+    """For tools and unit tests: unlimited time, no lease."""
+
+    def check(self) -> StopReason | None:
+        return None
+
+    def attempt_budget_ms(self) -> int | None:
+        return None
+
+
+class LeasePolicy:
+    """Renews the lease when half of it is used; a failed renewal reveals pause or loss."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        clock: Clock,
+        *,
+        workflow: str,
+        instance_id: str,
+        generation: int,
+        owner: str,
+        lease_ms: int,
+        remaining_ms: Callable[[], int],
+        reserve_ms: int,
+    ) -> None:
+        self._journal = journal
+        self._clock = clock
+        self._workflow = workflow
+        self._instance_id = instance_id
+        self._generation = generation
+        self._owner = owner
+        self._lease_ms = lease_ms
+        self._remaining_ms = remaining_ms
+        self._reserve_ms = reserve_ms
+        self._renew_at = now_ms(clock) + lease_ms // 2
+
+    def check(self) -> StopReason | None:
+        if self._remaining_ms() < self._reserve_ms:
+            return StopReason.YIELD
+        now = now_ms(self._clock)
+        if now < self._renew_at:
+            return None
+        try:
+            self._journal.update_meta(
+                self._workflow,
+                self._instance_id,
+                {"lease_until": now + self._lease_ms},
+                MetaCondition(
+                    status_in=frozenset({InstanceStatus.RUNNING}),
+                    generation=self._generation,
+                    lease_owner=self._owner,
+                ),
+            )
+        except ConditionFailedError as exc:
+            current = exc.current
+            if (
+                current is not None
+                and current.status == InstanceStatus.WAITING_FOR_PAUSE
+                and current.lease_owner == self._owner
+            ):
+                return StopReason.PAUSE
+            return StopReason.LOST
+        self._renew_at = now + self._lease_ms // 2
+        return None
+
+    def attempt_budget_ms(self) -> int | None:
+        return max(0, self._remaining_ms() - self._reserve_ms // 2)

@@ -1,0 +1,92 @@
+"""The `step` object handed to `run()`: argument checks, then the operations."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from lambda_workflows.api import StepFunction, WorkflowStep
+from lambda_workflows.clock import to_ms
+from lambda_workflows.config import (
+    MAX_SLEEP,
+    Duration,
+    RetriesInput,
+    StepConfig,
+    parse_duration,
+    step_config,
+)
+from lambda_workflows.errors import ValidationError
+from lambda_workflows.names import check_event_type, check_step_name
+from lambda_workflows.runtime import operations
+from lambda_workflows.runtime.executor import ReplayExecutor
+
+_MS = timedelta(milliseconds=1)
+
+
+class DurableStep(WorkflowStep):
+    """WorkflowStep backed by a ReplayExecutor."""
+
+    def __init__(self, executor: ReplayExecutor) -> None:
+        self._ex = executor
+
+    def do(
+        self,
+        name: str,
+        fn: StepFunction | None = None,
+        *,
+        retries: RetriesInput = None,
+        timeout: Duration | None = None,
+        config: Mapping[str, Any] | StepConfig | None = None,
+    ) -> Any:
+        check_step_name(name)
+        resolved = step_config(retries, timeout, config)
+        if fn is None:
+            return self._decorator(name, resolved)
+        if not callable(fn):
+            raise ValidationError(f"step {name!r}: fn must be callable")
+        return operations.do(self._ex, name, fn, resolved)
+
+    def _decorator(
+        self, name: str, config: StepConfig
+    ) -> Callable[[Callable[..., Any]], Callable[[], Awaitable[Any]]]:
+        def decorate(fn: Callable[..., Any]) -> Callable[[], Awaitable[Any]]:
+            @functools.wraps(fn)
+            def run_step() -> Awaitable[Any]:
+                return operations.do(self._ex, name, fn, config)
+
+            return run_step
+
+        return decorate
+
+    async def sleep(self, name: str, duration: Duration) -> None:
+        check_step_name(name)
+        length = parse_duration(duration, what=f"sleep {name!r}")
+        if length > MAX_SLEEP:
+            raise ValidationError(f"sleep {name!r}: at most 365 days, got {length}")
+        await operations.sleep_until(self._ex, name, None, int(length / _MS))
+
+    async def sleep_until(self, name: str, when: datetime | int) -> None:
+        check_step_name(name)
+        if isinstance(when, datetime):
+            if when.tzinfo is None:
+                raise ValidationError(f"sleep_until {name!r}: the datetime must be timezone-aware")
+            target = to_ms(when)
+        elif isinstance(when, int) and not isinstance(when, bool):
+            target = when
+        else:
+            raise ValidationError(f"sleep_until {name!r}: expected a datetime or epoch ms")
+        if target - self._ex.now() > int(MAX_SLEEP / _MS):
+            raise ValidationError(f"sleep_until {name!r}: at most 365 days ahead")
+        await operations.sleep_until(self._ex, name, target, 0)
+
+    async def wait_for_event(
+        self, name: str, *, type: str, timeout: Duration = "24 hours"
+    ) -> dict[str, Any]:
+        check_step_name(name)
+        check_event_type(type)
+        length = parse_duration(timeout, what=f"wait_for_event {name!r} timeout")
+        if length > MAX_SLEEP:
+            raise ValidationError(f"wait_for_event {name!r}: timeout of at most 365 days")
+        return await operations.wait_for_event(self._ex, name, type, int(length / _MS))

@@ -1,0 +1,18 @@
+"""The engine's dependencies in one object: journal, payloads, wake-ups, clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lambda_workflows.clock import Clock
+from lambda_workflows.journal.base import Journal
+from lambda_workflows.payloads import Payloads
+from lambda_workflows.wakeups import WakeupSender
+
+
+@dataclass(frozen=True)
+class Services:
+    journal: Journal
+    payloads: Payloads
+    wakeups: WakeupSender
+    clock: Clock

@@ -1,0 +1,52 @@
+"""Deployment settings, read from environment variables into a typed object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+
+from lambda_workflows.errors import ValidationError
+
+ENV_PREFIX = "LWF_"
+
+
+class Settings(BaseModel):
+    """Where the engine's AWS resources are. Each field is `LWF_<FIELD>` in the environment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    table_name: str
+    queue_url: str
+    bucket_name: str
+    queue_arn: str | None = None
+    scheduler_role_arn: str | None = None
+    schedule_group: str = "default"
+    results_prefix: str = "lwf-results"
+    region: str | None = None
+    endpoint_url: str | None = None
+    """Set only for local dev (a moto server); empty on AWS."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        source = os.environ if environ is None else environ
+        values = {
+            name: source[ENV_PREFIX + name.upper()]
+            for name in cls.model_fields
+            if ENV_PREFIX + name.upper() in source
+        }
+        try:
+            return cls.model_validate(values)
+        except PydanticValidationError as exc:
+            missing = [ENV_PREFIX + str(e["loc"][0]).upper() for e in exc.errors()]
+            raise ValidationError(f"missing or invalid settings: {', '.join(missing)}") from None
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that reproduce these settings."""
+        return {
+            ENV_PREFIX + name.upper(): str(value)
+            for name, value in self.model_dump().items()
+            if value is not None
+        }

@@ -1,0 +1,5 @@
+"""Test harness: the app on moto with a virtual clock and a pump (see docs/testing.md)."""
+
+from lambda_workflows.testing.env import StatusNotReachedError, WorkflowTestEnv
+
+__all__ = ["StatusNotReachedError", "WorkflowTestEnv"]

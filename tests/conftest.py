@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from lambda_workflows import WorkflowApp
+from lambda_workflows.testing import WorkflowTestEnv
+
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
+@pytest.fixture
+def make_env() -> Iterator[Callable[..., WorkflowTestEnv]]:
+    """Start a WorkflowTestEnv for an app; closed at the end of the test."""
+    envs: list[WorkflowTestEnv] = []
+
+    def make(app: WorkflowApp, **kwargs: object) -> WorkflowTestEnv:
+        env = WorkflowTestEnv(app, **kwargs)  # type: ignore[arg-type]
+        env.__enter__()
+        envs.append(env)
+        return env
+
+    yield make
+    for env in reversed(envs):
+        env.__exit__(None, None, None)
