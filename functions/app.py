@@ -2,4 +2,12 @@
 
 from lambda_workflows import Workflow, WorkflowApp
 
-app = WorkflowApp(workflows=[Workflow.__new__(Workflow)] if False else [])
+from functions.workflows.approval import ApprovalWorkflow
+from functions.workflows.fan_out import FanOutWorkflow
+
+app = WorkflowApp(
+    workflows=[
+        Workflow("approval", ApprovalWorkflow, binding="APPROVAL_WORKFLOW"),
+        Workflow("fan-out", FanOutWorkflow, binding="FAN_OUT_WORKFLOW"),
+    ],
+)

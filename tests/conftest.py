@@ -4,7 +4,6 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-
 from lambda_workflows import WorkflowApp
 from lambda_workflows.testing import WorkflowTestEnv
 

@@ -6,8 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
-
 from lambda_workflows import (
     NonRetryableError,
     StepContext,
@@ -16,6 +14,8 @@ from lambda_workflows import (
     WorkflowApp,
     WorkflowEntrypoint,
 )
+from pydantic import BaseModel
+
 from tests.functional.helpers import Calls
 
 calls = Calls()

@@ -102,6 +102,7 @@ def _meta_from_item(item: Mapping[str, Any]) -> InstanceMeta:
         if attr in item
     }
     fields["status"] = InstanceStatus(fields["status"])
+    fields.setdefault("params", None)
     return InstanceMeta(
         workflow=item["wf"]["S"],
         instance_id=item["id"]["S"],

@@ -88,10 +88,10 @@ async def _attempt(
     """Run one attempt; return (True, value) or (False, exception)."""
     args = (context,) if _wants_context(fn) else ()
     timeout = context.config.timeout
-    budget = ex.policy.attempt_budget_ms()
     real_timeout: float | None = None
     if not ex.clock.is_virtual:
         real_timeout = timeout.total_seconds()
+        budget = ex.policy.attempt_budget_ms()
         if budget is not None:
             real_timeout = min(real_timeout, budget / 1000)
     started = ex.now()

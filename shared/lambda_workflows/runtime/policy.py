@@ -30,7 +30,12 @@ class NeverStop:
 
 
 class LeasePolicy:
-    """Renews the lease when half of it is used; a failed renewal reveals pause or loss."""
+    """Heartbeats: renews the lease every `heartbeat_ms` of work, at a step boundary.
+
+    The renewal is conditional on the instance still being `running` and ours, so a
+    failed one reveals a pause request or a lost lease; between heartbeats no request
+    is made.
+    """
 
     def __init__(
         self,
@@ -42,6 +47,7 @@ class LeasePolicy:
         generation: int,
         owner: str,
         lease_ms: int,
+        heartbeat_ms: int,
         remaining_ms: Callable[[], int],
         reserve_ms: int,
     ) -> None:
@@ -54,7 +60,8 @@ class LeasePolicy:
         self._lease_ms = lease_ms
         self._remaining_ms = remaining_ms
         self._reserve_ms = reserve_ms
-        self._renew_at = now_ms(clock) + lease_ms // 2
+        self._heartbeat_ms = heartbeat_ms
+        self._renew_at = now_ms(clock) + heartbeat_ms
 
     def check(self) -> StopReason | None:
         if self._remaining_ms() < self._reserve_ms:
@@ -82,7 +89,7 @@ class LeasePolicy:
             ):
                 return StopReason.PAUSE
             return StopReason.LOST
-        self._renew_at = now + self._lease_ms // 2
+        self._renew_at = now + self._heartbeat_ms
         return None
 
     def attempt_budget_ms(self) -> int | None:

@@ -34,6 +34,8 @@ class WorkerSettings:
 
     lease_ms: int = 16 * 60 * 1000
     """Longer than the longest Lambda invocation, so a live worker never loses it."""
+    heartbeat_ms: int = 5_000
+    """Renew the lease (and notice pause requests) after this much step time."""
     reserve_ms: int = 10_000
     """Stop starting steps when less Lambda time than this is left."""
     max_rounds: int = 8
@@ -109,6 +111,7 @@ class Worker:
                     generation=wakeup.generation,
                     owner=owner,
                     lease_ms=self.settings.lease_ms,
+                    heartbeat_ms=self.settings.heartbeat_ms,
                     remaining_ms=remaining_ms,
                     reserve_ms=self.settings.reserve_ms,
                 )

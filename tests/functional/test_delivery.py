@@ -1,0 +1,97 @@
+"""At-least-once delivery: duplicate messages and two workers racing on one instance."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from lambda_workflows import Workflow, WorkflowApp, WorkflowEntrypoint
+from lambda_workflows.wakeups import Wakeup
+
+from tests.functional.helpers import Calls
+
+calls = Calls()
+entered = threading.Event()
+release = threading.Event()
+
+
+class Sleepy(WorkflowEntrypoint[Any]):
+    async def run(self, event: Any, step: Any) -> Any:
+        a = await step.do("a", lambda: calls.hit("a"))
+        await step.sleep("nap", "1 hour")
+        return [a, await step.do("b", lambda: calls.hit("b"))]
+
+
+class Racy(WorkflowEntrypoint[Any]):
+    async def run(self, event: Any, step: Any) -> Any:
+        def slow_first() -> str:
+            n = calls.hit("a")
+            if n == 1:
+                entered.set()
+                release.wait(10)
+            return f"a{n}"
+
+        a = await step.do("a", slow_first)
+        b = await step.do("b", lambda: f"b{calls.hit('b')}")
+        return [a, b]
+
+
+APP = WorkflowApp([Workflow("sleepy", Sleepy), Workflow("racy", Racy)])
+
+
+@pytest.fixture
+def env(make_env: Any) -> Any:
+    calls.__init__()  # type: ignore[misc]
+    entered.clear()
+    release.clear()
+    environment = make_env(APP)
+    calls.clock = environment.clock
+    return environment
+
+
+def _send(env: Any, wakeup: Wakeup, times: int) -> None:
+    sqs = env.cloud.client("sqs")
+    for _ in range(times):
+        sqs.send_message(QueueUrl=env.cloud.settings.queue_url, MessageBody=wakeup.to_json())
+
+
+def test_duplicate_deliveries_never_rerun_a_journaled_step(env: Any) -> None:
+    env.binding("sleepy").create(id="d")
+    _send(env, Wakeup("sleepy", "d", 0), times=3)
+    env.run_until_idle()
+    assert dict(calls.count) == {"a": 1}
+    _send(env, Wakeup("sleepy", "d", 0), times=2)  # early wake-ups while it sleeps
+    env.run_until_idle()
+    assert dict(calls.count) == {"a": 1}
+    status = env.wait_for_status("sleepy", "d", "complete")
+    _send(env, Wakeup("sleepy", "d", 0), times=2)  # late duplicates after completion
+    env.run_until_idle()
+    assert status["output"] == [1, 1]
+    assert dict(calls.count) == {"a": 1, "b": 1}
+
+
+def test_two_workers_racing_keep_the_first_written_result(env: Any) -> None:
+    journal = env.engine.services.journal
+    env.binding("racy").create(id="r")
+    first = threading.Thread(target=env.pump.deliver_once)
+    first.start()
+    assert entered.wait(10)
+    # The first worker is stuck inside step "a"; its lease and message visibility lapse,
+    # so SQS redelivers and a second worker takes the instance over.
+    env.clock.advance(timedelta(minutes=20))
+    env.pump.run_until_idle()
+    status = env.binding("racy").get("r").status()
+    assert status["status"] == "complete"
+    assert status["output"] == ["a2", "b1"]
+    stored = journal.get_step("racy", "r", "a#0")
+
+    release.set()
+    first.join(10)
+    assert not first.is_alive()
+    env.run_until_idle()
+    assert journal.get_step("racy", "r", "a#0") == stored
+    assert journal.get_step("racy", "r", "a#0").result == "a2"
+    assert env.binding("racy").get("r").status()["output"] == ["a2", "b1"]
+    assert dict(calls.count) == {"a": 2, "b": 1}
