@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import os
+
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
 from collections.abc import Callable, Iterator
 
 import pytest
 from lambda_workflows import WorkflowApp
 from lambda_workflows.testing import WorkflowTestEnv
-
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 
 @pytest.fixture

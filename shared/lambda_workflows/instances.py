@@ -246,7 +246,7 @@ class Instance:
         encode(payload)
         services = self._binding.services
         try:
-            _, new = services.journal.append_event(
+            services.journal.append_event(
                 self._binding.name,
                 self.id,
                 type,
@@ -264,7 +264,7 @@ class Instance:
                 f"instance {self.id!r} is {exc.current.status}: it takes no more events"
             ) from None
         meta = self._meta()
-        if new and meta.status == InstanceStatus.WAITING:
+        if meta.status == InstanceStatus.WAITING:
             self._wake(meta.generation)
 
     def _wake(self, generation: int) -> None:

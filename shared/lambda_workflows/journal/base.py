@@ -99,8 +99,11 @@ class Journal(Protocol):
         instance_id: str,
         changes: Mapping[str, Any],
         condition: MetaCondition,
+        set_if_missing: Mapping[str, Any] | None = None,
     ) -> InstanceMeta:
         """Apply `changes` (None removes a field) if `condition` holds; return the new meta.
+
+        `set_if_missing` sets fields only where they have no value yet (same write).
 
         Raises `ConditionFailedError(current meta or None)` otherwise.
         """

@@ -233,6 +233,7 @@ class DynamoDBJournal:
         instance_id: str,
         changes: Mapping[str, Any],
         condition: MetaCondition,
+        set_if_missing: Mapping[str, Any] | None = None,
     ) -> InstanceMeta:
         sets: list[str] = []
         removes: list[str] = []
@@ -244,6 +245,10 @@ class DynamoDBJournal:
             else:
                 sets.append(f"{attr} = :{attr}")
                 values[f":{attr}"] = _encode(kind, value)
+        for name, value in (set_if_missing or {}).items():
+            attr, kind = _META_ATTRS[name]
+            sets.append(f"{attr} = if_not_exists({attr}, :{attr})")
+            values[f":{attr}"] = _encode(kind, value)
         expression = " ".join(
             part
             for part in (

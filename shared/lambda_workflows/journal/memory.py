@@ -77,8 +77,9 @@ class MemoryJournal:
         instance_id: str,
         changes: Mapping[str, Any],
         condition: MetaCondition,
+        set_if_missing: Mapping[str, Any] | None = None,
     ) -> InstanceMeta:
-        unknown = set(changes) - META_FIELDS
+        unknown = (set(changes) | set(set_if_missing or {})) - META_FIELDS
         if unknown:
             raise ValueError(f"unknown meta fields {sorted(unknown)}")
         with self._lock:
@@ -87,7 +88,10 @@ class MemoryJournal:
                 raise ConditionFailedError(None)
             if not condition.holds(part.meta):
                 raise ConditionFailedError(copy.deepcopy(part.meta))
-            part.meta = dataclasses.replace(part.meta, **changes)
+            missing = {
+                k: v for k, v in (set_if_missing or {}).items() if getattr(part.meta, k) is None
+            }
+            part.meta = dataclasses.replace(part.meta, **changes, **missing)
             self.writes += 1
             return copy.deepcopy(part.meta)
 

@@ -21,10 +21,10 @@ import asyncio
 import contextvars
 import itertools
 from collections import defaultdict
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from lambda_workflows.api import Env, WorkflowEvent
 from lambda_workflows.app import Workflow
@@ -37,6 +37,7 @@ from lambda_workflows.errors import (
 from lambda_workflows.journal.base import ConditionFailedError
 from lambda_workflows.journal.records import Snapshot, StepKind, StepRecord, step_key
 from lambda_workflows.names import check_step_name
+from lambda_workflows.payloads import NotJsonError, OutputTooLargeError
 from lambda_workflows.runtime.policy import StopPolicy
 from lambda_workflows.runtime.suspension import StopReason, Suspended
 from lambda_workflows.services import Services
@@ -44,6 +45,7 @@ from lambda_workflows.services import Services
 BRANCH: contextvars.ContextVar[str | None] = contextvars.ContextVar("lwf_branch", default=None)
 IN_STEP: contextvars.ContextVar[bool] = contextvars.ContextVar("lwf_in_step", default=False)
 
+T = TypeVar("T")
 OutcomeKind = Literal["complete", "errored", "suspended", "paused", "abandoned"]
 
 
@@ -141,6 +143,7 @@ class ReplayExecutor:
         self._loop: _ReplayLoop | None = None
         self.stop_reason: StopReason | None = None
         self.fatal: BaseException | None = None
+        self.crash: Exception | None = None
         self.steps_written = 0
 
     # -- the loop ---------------------------------------------------------------------
@@ -187,7 +190,7 @@ class ReplayExecutor:
         while True:
             loop.call_soon(loop.stop)
             loop.run_forever()
-            if main.done() or self.fatal is not None:
+            if main.done() or self.fatal is not None or self.crash is not None:
                 break
             if loop.has_ready():
                 continue
@@ -200,9 +203,12 @@ class ReplayExecutor:
             if self.stop_reason is None and self._wake_due():
                 continue
             break
-        if main.done() and self.fatal is None:
+        if main.done() and self.fatal is None and self.crash is None:
             return self._finished(main)
-        return self._suspend(loop, main)
+        outcome = self._suspend(loop, main)
+        if self.crash is not None:
+            raise self.crash
+        return outcome
 
     def _finished(self, main: asyncio.Task[Any]) -> Outcome:
         if main.cancelled():
@@ -329,17 +335,24 @@ class ReplayExecutor:
         self.fatal = error
         raise error
 
-    async def replay_turn(self, record: StepRecord) -> None:
-        """Wait until it is this journaled record's turn to complete."""
+    async def turn(self, done: int) -> None:
+        """Wait until it is completion number `done`'s turn to be handed back.
+
+        Journaled completions come back in their original order; new ones join the
+        queue as they are journaled. Either way one completion is handed back per idle
+        point, so the first run and every replay see the same interleavings.
+        """
         assert self._loop is not None
-        assert record.done is not None
+        gates = self._gates
+        if done not in gates.order[gates.position :]:
+            gates.order.append(done)
         gate: asyncio.Future[None] = self._loop.create_future()
-        self._gates.waiting[record.done] = gate
+        gates.waiting[done] = gate
         try:
             await gate
         except asyncio.CancelledError:
-            self._gates.waiting.pop(record.done, None)
-            self._gates.skipped.add(record.done)
+            gates.waiting.pop(done, None)
+            gates.skipped.add(done)
             raise
 
     async def live_turn(self) -> None:
@@ -361,10 +374,25 @@ class ReplayExecutor:
         finally:
             self._blocked.pop(future, None)
 
+    def infra(self, call: Callable[[], T]) -> T:
+        """Call the journal or the blob store from inside `run()`.
+
+        A failure there is the platform's, not the workflow's: it must not reach user
+        code as an exception it could catch. The invocation unwinds (`Suspended`) and
+        then raises it, so the message is redelivered.
+        """
+        try:
+            return call()
+        except (ConditionFailedError, NotJsonError, OutputTooLargeError):
+            raise
+        except Exception as exc:
+            self.crash = exc
+            raise Suspended() from exc
+
     async def check_stop(self) -> None:
         """Before a new attempt: stop here if the invocation must end."""
         if self.stop_reason is None:
-            self.stop_reason = self.policy.check()
+            self.stop_reason = self.infra(self.policy.check)
         if self.stop_reason is not None:
             await self.block(None)
 
@@ -385,8 +413,10 @@ class ReplayExecutor:
         """Journal a record with one conditional write; adopt a resolved winner's record."""
         meta = self.meta
         try:
-            self.services.journal.put_step(
-                meta.workflow, meta.instance_id, record, expected_version
+            self.infra(
+                lambda: self.services.journal.put_step(
+                    meta.workflow, meta.instance_id, record, expected_version
+                )
             )
         except ConditionFailedError as exc:
             stored = exc.current

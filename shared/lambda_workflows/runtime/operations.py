@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import functools
 import inspect
 from collections.abc import Callable
 from datetime import timedelta
@@ -25,6 +26,7 @@ from lambda_workflows.errors import (
     WaitTimeoutError,
 )
 from lambda_workflows.journal.records import (
+    RESOLVED,
     EventRecord,
     StepKind,
     StepRecord,
@@ -46,24 +48,33 @@ def _new_record(ex: ReplayExecutor, claim: Claim, status: StepStatus, **fields: 
     )
 
 
-def _save(
+async def _save(
     ex: ReplayExecutor, claim: Claim, previous: StepRecord | None, status: StepStatus, **fields: Any
 ) -> StepRecord:
-    """Write the next state of a step (one conditional write)."""
-    if status in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.TIMED_OUT):
+    """Write the next state of a step (one conditional write).
+
+    A completion then waits for its turn to be handed back, as on replay.
+    """
+    done = None
+    if status in RESOLVED:
         fields.setdefault("finished_at", ex.now())
-        fields["done"] = ex.next_done()
+        done = fields["done"] = ex.next_done()
     if previous is None:
         fields.setdefault("started_at", ex.now())
-        record = _new_record(ex, claim, status, **fields)
-        return ex.write(record, None)
-    record = dataclasses.replace(previous, status=status, version=previous.version + 1, **fields)
-    return ex.write(record, previous.version)
+        record = ex.write(_new_record(ex, claim, status, **fields), None)
+    else:
+        update = dataclasses.replace(
+            previous, status=status, version=previous.version + 1, **fields
+        )
+        record = ex.write(update, previous.version)
+    if done is not None:
+        await ex.turn(done)
+    return record
 
 
 def _replayed_value(ex: ReplayExecutor, record: StepRecord) -> Any:
     if record.status == StepStatus.SUCCEEDED:
-        return ex.services.payloads.unpack(record.result, record.result_ref)
+        return ex.infra(lambda: ex.services.payloads.unpack(record.result, record.result_ref))
     error = record.error or {}
     if record.status == StepStatus.TIMED_OUT:
         raise WaitTimeoutError(record.name, record.event_type or "")
@@ -123,7 +134,8 @@ async def do(ex: ReplayExecutor, name: str, fn: Callable[..., Any], config: Step
     claim = ex.claim(name, StepKind.DO)
     record = claim.record
     if record is not None and record.resolved:
-        await ex.replay_turn(record)
+        assert record.done is not None
+        await ex.turn(record.done)
         return _replayed_value(ex, record)
     await ex.live_turn()
     attempts: list[dict[str, Any]] = list(record.attempts) if record else []
@@ -142,15 +154,19 @@ async def do(ex: ReplayExecutor, name: str, fn: Callable[..., Any], config: Step
         retryable = True
         if ok:
             try:
-                inline, ref, value = ex.services.payloads.pack(
-                    value, owner=f"{ex.meta.workflow}/{ex.meta.instance_id}/{claim.key}"
+                inline, ref, value = ex.infra(
+                    functools.partial(
+                        ex.services.payloads.pack,
+                        value,
+                        owner=f"{ex.meta.workflow}/{ex.meta.instance_id}/{claim.key}",
+                    )
                 )
             except (NotJsonError, OutputTooLargeError) as exc:
                 ok, retryable = False, False
                 value = type(exc)(f"step {name!r} returned a value that cannot be stored: {exc}")
         if ok:
             attempts.append(entry)
-            _save(
+            await _save(
                 ex,
                 claim,
                 record,
@@ -168,14 +184,14 @@ async def do(ex: ReplayExecutor, name: str, fn: Callable[..., Any], config: Step
         if isinstance(value, NonRetryableError):
             retryable = False
         if not retryable or number >= config.retries.max_attempts:
-            _save(
+            await _save(
                 ex, claim, record, StepStatus.FAILED, error=error, attempts=attempts, wake_at=None
             )
             raise StepError(name, error["name"], error["message"])
         delay = config.retries.delay_after(number)
         if delay <= timedelta(0):
             continue
-        record = _save(
+        record = await _save(
             ex,
             claim,
             record,
@@ -191,19 +207,20 @@ async def sleep_until(ex: ReplayExecutor, name: str, wake_at: int | None, durati
     claim = ex.claim(name, StepKind.SLEEP)
     record = claim.record
     if record is not None and record.resolved:
-        await ex.replay_turn(record)
+        assert record.done is not None
+        await ex.turn(record.done)
         return
     await ex.live_turn()
     if record is None:
         target = wake_at if wake_at is not None else ex.now() + duration_ms
         if target <= ex.now():
-            _save(ex, claim, None, StepStatus.SUCCEEDED, wake_at=target)
+            await _save(ex, claim, None, StepStatus.SUCCEEDED, wake_at=target)
             return
-        record = _save(ex, claim, None, StepStatus.SLEEPING, wake_at=target)
+        record = await _save(ex, claim, None, StepStatus.SLEEPING, wake_at=target)
     target = record.wake_at or 0
     while ex.now() < target:
         await ex.block(target)
-    _save(ex, claim, record, StepStatus.SUCCEEDED)
+    await _save(ex, claim, record, StepStatus.SUCCEEDED)
 
 
 def _take_event(ex: ReplayExecutor, event_type: str) -> EventRecord | None:
@@ -227,7 +244,8 @@ async def wait_for_event(
     claim = ex.claim(name, StepKind.WAIT_FOR_EVENT)
     record = claim.record
     if record is not None and record.resolved:
-        await ex.replay_turn(record)
+        assert record.done is not None
+        await ex.turn(record.done)
         value: dict[str, Any] = _replayed_value(ex, record)
         return value
     await ex.live_turn()
@@ -235,7 +253,7 @@ async def wait_for_event(
         event = _take_event(ex, event_type)
         if event is not None:
             value = _event_value(event)
-            _save(
+            await _save(
                 ex,
                 claim,
                 record,
@@ -246,7 +264,7 @@ async def wait_for_event(
             )
             return value
         if record is None:
-            record = _save(
+            record = await _save(
                 ex,
                 claim,
                 None,
@@ -256,6 +274,6 @@ async def wait_for_event(
             )
         deadline = record.wake_at or 0
         if ex.now() >= deadline:
-            _save(ex, claim, record, StepStatus.TIMED_OUT)
+            await _save(ex, claim, record, StepStatus.TIMED_OUT)
             raise WaitTimeoutError(name, event_type)
         await ex.block(deadline)

@@ -77,7 +77,7 @@ class Worker:
         owner = uuid.uuid4().hex
         now = now_ms(self.services.clock)
         try:
-            meta = journal.update_meta(
+            journal.update_meta(
                 wakeup.workflow,
                 wakeup.instance_id,
                 {
@@ -87,16 +87,10 @@ class Worker:
                     "wake_at": None,
                 },
                 MetaCondition(status_in=RUNNABLE, generation=wakeup.generation, lease_free_at=now),
+                set_if_missing={"started_at": now},
             )
         except ConditionFailedError as exc:
             return self._not_leased(wakeup, exc.current, now)
-        if meta.started_at is None:
-            meta = journal.update_meta(
-                wakeup.workflow,
-                wakeup.instance_id,
-                {"started_at": now},
-                MetaCondition(lease_owner=owner),
-            )
         logger.append_keys(instance=f"{wakeup.workflow}/{wakeup.instance_id}")
         try:
             for _ in range(self.settings.max_rounds):
