@@ -7,6 +7,7 @@ from lambda_workflows.app import WorkflowApp
 from lambda_workflows.instances import WorkflowBinding
 from lambda_workflows.runtime.worker import Worker, WorkerSettings
 from lambda_workflows.services import Services
+from lambda_workflows.sweeper import Sweeper
 
 
 class Engine:
@@ -25,6 +26,7 @@ class Engine:
         env.update({w.binding: self._bindings[w.name] for w in app.workflows if w.binding})
         self.env = Env(env)
         self.worker = Worker(app, services, self.env, worker_settings)
+        self.sweeper = Sweeper(services)
 
     def binding(self, workflow: str) -> WorkflowBinding:
         """The instance API of one workflow (`WorkflowNotFoundError` if undeclared)."""

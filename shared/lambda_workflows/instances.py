@@ -155,7 +155,7 @@ class Instance:
         else:
             self._transition(
                 {InstanceStatus.QUEUED, InstanceStatus.WAITING},
-                {"status": InstanceStatus.PAUSED},
+                {"status": InstanceStatus.PAUSED, "due_at": None},
                 "pause",
             )
 
@@ -168,7 +168,9 @@ class Instance:
             )
             return
         meta = self._transition(
-            {InstanceStatus.PAUSED}, {"status": InstanceStatus.QUEUED, "wake_at": None}, "resume"
+            {InstanceStatus.PAUSED},
+            {"status": InstanceStatus.QUEUED, "due_at": now_ms(self._binding.services.clock)},
+            "resume",
         )
         self._wake(meta.generation)
 
@@ -182,7 +184,7 @@ class Instance:
                 "generation": meta.generation + 1,
                 "lease_owner": None,
                 "lease_until": None,
-                "wake_at": None,
+                "due_at": None,
                 "finished_at": now_ms(self._binding.services.clock),
             },
             "terminate",
@@ -218,7 +220,7 @@ class Instance:
                 "error": None,
                 "lease_owner": None,
                 "lease_until": None,
-                "wake_at": None,
+                "due_at": now_ms(self._binding.services.clock),
                 "started_at": None,
                 "finished_at": None,
             },
@@ -284,12 +286,14 @@ class WorkflowBinding:
 
     def _new_meta(self, instance_id: str | None, params: Any) -> InstanceMeta:
         chosen = check_instance_id(instance_id) if instance_id is not None else uuid.uuid4().hex
+        now = now_ms(self.services.clock)
         return InstanceMeta(
             workflow=self.name,
             instance_id=chosen,
             status=InstanceStatus.QUEUED,
             params=self.workflow.validate_params(params),
-            created_at=now_ms(self.services.clock),
+            created_at=now,
+            due_at=now,
         )
 
     def create(self, id: str | None = None, params: Any = None) -> Instance:

@@ -27,7 +27,7 @@ META_FIELDS = frozenset(
         "error",
         "lease_owner",
         "lease_until",
-        "wake_at",
+        "due_at",
     }
 )
 
@@ -147,6 +147,9 @@ class Journal(Protocol):
         delete_events: Iterable[int],
     ) -> None:
         """Rewrite kept records and delete others (restart); not atomic, idempotent."""
+
+    def list_due(self, before_ms: int, limit: int = 100) -> list[InstanceMeta]:
+        """Instances whose `due_at` is before `before_ms`, oldest first (for the sweeper)."""
 
     def list_instances(
         self,

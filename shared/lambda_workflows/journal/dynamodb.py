@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
@@ -36,6 +37,9 @@ from lambda_workflows.journal.records import (
 )
 
 GSI_NAME = "by-workflow"
+DUE_GSI_NAME = "by-due"
+DUE_SHARDS = 8
+"""The sparse due index is spread over this many partition keys (`dp = due#<n>`)."""
 META_SK = "meta"
 STEP_PREFIX = "s#"
 EVENT_PREFIX = "e#"
@@ -54,13 +58,17 @@ _META_ATTRS: dict[str, tuple[str, str]] = {
     "error": ("err", "J"),
     "lease_owner": ("lo", "S"),
     "lease_until": ("lu", "N"),
-    "wake_at": ("wk", "N"),
+    "due_at": ("du", "N"),
 }
 assert set(_META_ATTRS) == META_FIELDS
 
 
 def partition_key(workflow: str, instance_id: str) -> str:
     return f"{workflow}#{instance_id}"
+
+
+def _due_shard(pk: str) -> str:
+    return f"due#{zlib.crc32(pk.encode()) % DUE_SHARDS}"
 
 
 def _encode(kind: str, value: Any) -> dict[str, str]:
@@ -92,6 +100,8 @@ def _meta_item(meta: InstanceMeta) -> dict[str, Any]:
         value = getattr(meta, name)
         if value is not None:
             item[attr] = _encode(kind, value)
+    if meta.due_at is not None:
+        item["dp"] = {"S": _due_shard(item["pk"]["S"])}
     return item
 
 
@@ -245,6 +255,12 @@ class DynamoDBJournal:
             else:
                 sets.append(f"{attr} = :{attr}")
                 values[f":{attr}"] = _encode(kind, value)
+        if "due_at" in changes:
+            if changes["due_at"] is None:
+                removes.append("dp")
+            else:
+                sets.append("dp = :dp")
+                values[":dp"] = {"S": _due_shard(partition_key(workflow, instance_id))}
         for name, value in (set_if_missing or {}).items():
             attr, kind = _META_ATTRS[name]
             sets.append(f"{attr} = if_not_exists({attr}, :{attr})")
@@ -437,6 +453,22 @@ class DynamoDBJournal:
                 response = self._ddb.batch_write_item(RequestItems=pending)
                 pending = response.get("UnprocessedItems") or {}
 
+    def list_due(self, before_ms: int, limit: int = 100) -> list[InstanceMeta]:
+        found: list[InstanceMeta] = []
+        for shard in range(DUE_SHARDS):
+            page = self._ddb.query(
+                TableName=self._table,
+                IndexName=DUE_GSI_NAME,
+                KeyConditionExpression="dp = :dp AND du < :before",
+                ExpressionAttributeValues={
+                    ":dp": {"S": f"due#{shard}"},
+                    ":before": {"N": str(before_ms)},
+                },
+                Limit=limit,
+            )
+            found += [_meta_from_item(item) for item in page.get("Items", [])]
+        return sorted(found, key=lambda m: m.due_at or 0)[:limit]
+
     def list_instances(
         self,
         workflow: str,
@@ -496,6 +528,8 @@ def table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "sk", "AttributeType": "S"},
             {"AttributeName": "wf", "AttributeType": "S"},
             {"AttributeName": "gs", "AttributeType": "S"},
+            {"AttributeName": "dp", "AttributeType": "S"},
+            {"AttributeName": "du", "AttributeType": "N"},
         ],
         "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -509,6 +543,17 @@ def table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "gs", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": DUE_GSI_NAME,
+                "KeySchema": [
+                    {"AttributeName": "dp", "KeyType": "HASH"},
+                    {"AttributeName": "du", "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": ["wf", "id", "ca", "st", "g"],
+                },
+            },
         ],
     }

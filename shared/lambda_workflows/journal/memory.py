@@ -168,6 +168,15 @@ class MemoryJournal:
                 if event is not None and event.event_id is not None:
                     part.event_ids.pop(event.event_id, None)
 
+    def list_due(self, before_ms: int, limit: int = 100) -> list[InstanceMeta]:
+        with self._lock:
+            due = [
+                copy.deepcopy(p.meta)
+                for p in self._partitions.values()
+                if p.meta.due_at is not None and p.meta.due_at < before_ms
+            ]
+        return sorted(due, key=lambda m: m.due_at or 0)[:limit]
+
     def list_instances(
         self,
         workflow: str,

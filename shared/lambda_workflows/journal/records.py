@@ -61,7 +61,9 @@ class InstanceMeta:
     error: dict[str, Any] | None = None
     lease_owner: str | None = None
     lease_until: int | None = None
-    wake_at: int | None = None
+    due_at: int | None = None
+    """When the instance next needs a worker (its start, a deadline, its lease's end);
+    None when nothing is pending. The sweeper re-sends wake-ups of overdue instances."""
 
 
 @dataclass

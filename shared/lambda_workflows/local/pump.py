@@ -11,6 +11,7 @@ from typing import Any
 
 from lambda_workflows.clock import Clock, now_ms, to_ms
 from lambda_workflows.local.cloud import ACCOUNT_ID, REGION, LocalCloud
+from lambda_workflows.sweeper import Sweeper
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
@@ -33,10 +34,13 @@ class FakeLambdaContext:
 class Pump:
     """Moves messages and schedules along; never sleeps, never reads the wall clock."""
 
-    def __init__(self, cloud: LocalCloud, handler: Handler, clock: Clock) -> None:
+    def __init__(
+        self, cloud: LocalCloud, handler: Handler, clock: Clock, sweeper: Sweeper | None = None
+    ) -> None:
         self.cloud = cloud
         self.handler = handler
         self.clock = clock
+        self.sweeper = sweeper
         self.sqs = cloud.client("sqs")
         self.scheduler = cloud.client("scheduler")
         assert cloud.settings is not None
@@ -110,12 +114,12 @@ class Pump:
         }
 
     def run_until_idle(self, max_batches: int = 10_000) -> int:
-        """Deliver and fire until nothing is due now. Returns the messages delivered."""
+        """Deliver, fire and sweep until nothing is due now. Returns the messages delivered."""
         delivered = 0
         for _ in range(max_batches):
             self.fire_due_schedules()
             count = self.deliver_once()
-            if count == 0:
+            if count == 0 and not (self.sweeper and self.sweeper.sweep()):
                 return delivered
             delivered += count
         raise RuntimeError(f"the queue did not drain in {max_batches} batches")
@@ -123,6 +127,8 @@ class Pump:
     def next_due_ms(self) -> int | None:
         """When the next delayed or in-flight message, or schedule, becomes due."""
         times = [t for t in self._message_times() if t > now_ms(self.clock)]
+        if self.sweeper is not None and (swept := self.sweeper.next_due_ms()) is not None:
+            times.append(swept)
         group = self.settings.schedule_group
         for name in self._schedule_names():
             at = _parse_at(

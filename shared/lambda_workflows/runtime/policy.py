@@ -73,7 +73,7 @@ class LeasePolicy:
             self._journal.update_meta(
                 self._workflow,
                 self._instance_id,
-                {"lease_until": now + self._lease_ms},
+                {"lease_until": now + self._lease_ms, "due_at": now + self._lease_ms},
                 MetaCondition(
                     status_in=frozenset({InstanceStatus.RUNNING}),
                     generation=self._generation,

@@ -84,7 +84,7 @@ class Worker:
                     "status": InstanceStatus.RUNNING,
                     "lease_owner": owner,
                     "lease_until": now + self.settings.lease_ms,
-                    "wake_at": None,
+                    "due_at": now + self.settings.lease_ms,
                 },
                 MetaCondition(status_in=RUNNABLE, generation=wakeup.generation, lease_free_at=now),
                 set_if_missing={"started_at": now},
@@ -117,8 +117,9 @@ class Worker:
                 if result != "again":
                     logger.info("invocation ended", extra={"result": result})
                     return result
-            self._send(wakeup, now_ms(self.services.clock))
-            self._release(wakeup, owner, InstanceStatus.WAITING)
+            now = now_ms(self.services.clock)
+            self._send(wakeup, now)
+            self._release(wakeup, owner, InstanceStatus.WAITING, due_at=now)
             return "suspended"
         finally:
             logger.remove_keys(["instance"])
@@ -154,7 +155,7 @@ class Worker:
                     "status": InstanceStatus.WAITING,
                     "lease_owner": None,
                     "lease_until": None,
-                    "wake_at": outcome.wake_at,
+                    "due_at": outcome.wake_at,
                 },
                 MetaCondition(
                     status_in=_RUNNING,
@@ -172,12 +173,14 @@ class Worker:
             return "again"
         return "suspended"
 
-    def _release(self, wakeup: Wakeup, owner: str, status: InstanceStatus) -> str:
+    def _release(
+        self, wakeup: Wakeup, owner: str, status: InstanceStatus, due_at: int | None = None
+    ) -> str:
         try:
             self.services.journal.update_meta(
                 wakeup.workflow,
                 wakeup.instance_id,
-                {"status": status, "lease_owner": None, "lease_until": None},
+                {"status": status, "lease_owner": None, "lease_until": None, "due_at": due_at},
                 _owned(wakeup, owner),
             )
         except ConditionFailedError:
@@ -188,7 +191,7 @@ class Worker:
         changes: dict[str, Any] = {
             "lease_owner": None,
             "lease_until": None,
-            "wake_at": None,
+            "due_at": None,
             "finished_at": now_ms(self.services.clock),
         }
         if outcome.kind == "complete":

@@ -44,7 +44,7 @@ class WorkflowTestEnv:
         self.cloud.__enter__()
         self._engine = Engine(self.app, self.cloud.services(), self._worker_settings)
         self.handler = WorkerHandler(lambda: self.engine)
-        self._pump = Pump(self.cloud, self.handler, self.clock)
+        self._pump = Pump(self.cloud, self.handler, self.clock, self.engine.sweeper)
         return self
 
     def __exit__(self, *exc: object) -> None:
