@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -112,8 +113,8 @@ class WorkflowApp:
         return list(self._by_name)
 
 
-def configured_app_path(project_root: Path | None = None) -> str:
-    """The `module:attribute` of `[tool.lambda-workflows] app` in pyproject.toml."""
+def configured_app_path(project_root: Path | None = None) -> tuple[str, Path]:
+    """The `module:attribute` of `[tool.lambda-workflows] app`, and the project folder."""
     root = project_root or Path.cwd()
     for folder in (root, *root.parents):
         pyproject = folder / "pyproject.toml"
@@ -121,7 +122,7 @@ def configured_app_path(project_root: Path | None = None) -> str:
             data = tomllib.loads(pyproject.read_text())
             path = data.get("tool", {}).get("lambda-workflows", {}).get("app")
             if isinstance(path, str):
-                return path
+                return path, folder
     raise ValidationError("no [tool.lambda-workflows] app = 'module:attribute' in pyproject.toml")
 
 
@@ -137,5 +138,8 @@ def import_app(path: str) -> WorkflowApp:
 
 
 def load_app(project_root: Path | None = None) -> WorkflowApp:
-    """The app configured in pyproject.toml."""
-    return import_app(configured_app_path(project_root))
+    """The app configured in pyproject.toml (its folder is put on `sys.path`)."""
+    path, folder = configured_app_path(project_root)
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return import_app(path)

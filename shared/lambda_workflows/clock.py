@@ -7,6 +7,7 @@ can run a seven-day sleep in milliseconds on a `VirtualClock`.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -75,3 +76,17 @@ def from_ms(ms: int) -> datetime:
 def now_ms(clock: Clock) -> int:
     """The clock's current time in epoch milliseconds."""
     return to_ms(clock.now())
+
+
+def wait_real(seconds: float, stop: threading.Event | None = None) -> bool:
+    """Block for up to `seconds` of real time (the local dev loop only; never in tests).
+
+    Returns True when `stop` was set.
+    """
+    event = stop or threading.Event()
+    return event.wait(max(0.0, seconds))
+
+
+def monotonic() -> float:
+    """Seconds on a monotonic clock, for measuring durations (not for the engine's time)."""
+    return time.monotonic()

@@ -134,6 +134,7 @@ class Instance:
                 self.id,
                 changes,
                 MetaCondition(status_in=frozenset(allowed)),
+                return_new=True,
             )
         except ConditionFailedError as exc:
             if exc.current is None:

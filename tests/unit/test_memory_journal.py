@@ -37,8 +37,13 @@ def test_meta_conditions() -> None:
     journal = MemoryJournal()
     journal.create_instances([_meta()])
     leased = journal.update_meta(
-        "w", "i", {"lease_owner": "me", "lease_until": 100}, MetaCondition(lease_free_at=50)
+        "w",
+        "i",
+        {"lease_owner": "me", "lease_until": 100},
+        MetaCondition(lease_free_at=50),
+        return_new=True,
     )
+    assert leased is not None
     assert leased.lease_owner == "me"
     with pytest.raises(ConditionFailedError) as info:
         journal.update_meta("w", "i", {"lease_owner": "you"}, MetaCondition(lease_free_at=60))

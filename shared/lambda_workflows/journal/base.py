@@ -100,10 +100,12 @@ class Journal(Protocol):
         changes: Mapping[str, Any],
         condition: MetaCondition,
         set_if_missing: Mapping[str, Any] | None = None,
-    ) -> InstanceMeta:
-        """Apply `changes` (None removes a field) if `condition` holds; return the new meta.
+        return_new: bool = False,
+    ) -> InstanceMeta | None:
+        """Apply `changes` (None removes a field) if `condition` holds.
 
         `set_if_missing` sets fields only where they have no value yet (same write).
+        Returns the new meta when `return_new`, else None.
 
         Raises `ConditionFailedError(current meta or None)` otherwise.
         """

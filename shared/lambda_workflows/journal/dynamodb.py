@@ -244,7 +244,8 @@ class DynamoDBJournal:
         changes: Mapping[str, Any],
         condition: MetaCondition,
         set_if_missing: Mapping[str, Any] | None = None,
-    ) -> InstanceMeta:
+        return_new: bool = False,
+    ) -> InstanceMeta | None:
         sets: list[str] = []
         removes: list[str] = []
         values: dict[str, Any] = {}
@@ -297,7 +298,7 @@ class DynamoDBJournal:
             "Key": {"pk": {"S": partition_key(workflow, instance_id)}, "sk": {"S": META_SK}},
             "UpdateExpression": expression,
             "ConditionExpression": " AND ".join(clauses),
-            "ReturnValues": "ALL_NEW",
+            "ReturnValues": "ALL_NEW" if return_new else "NONE",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if values:
@@ -309,7 +310,7 @@ class DynamoDBJournal:
                 old = exc.response.get("Item")
                 raise ConditionFailedError(_meta_from_item(old) if old else None) from None
             raise
-        return _meta_from_item(response["Attributes"])
+        return _meta_from_item(response["Attributes"]) if return_new else None
 
     def put_step(
         self, workflow: str, instance_id: str, record: StepRecord, expected_version: int | None

@@ -78,7 +78,8 @@ class MemoryJournal:
         changes: Mapping[str, Any],
         condition: MetaCondition,
         set_if_missing: Mapping[str, Any] | None = None,
-    ) -> InstanceMeta:
+        return_new: bool = False,
+    ) -> InstanceMeta | None:
         unknown = (set(changes) | set(set_if_missing or {})) - META_FIELDS
         if unknown:
             raise ValueError(f"unknown meta fields {sorted(unknown)}")
@@ -93,7 +94,7 @@ class MemoryJournal:
             }
             part.meta = dataclasses.replace(part.meta, **changes, **missing)
             self.writes += 1
-            return copy.deepcopy(part.meta)
+            return copy.deepcopy(part.meta) if return_new else None
 
     def put_step(
         self, workflow: str, instance_id: str, record: StepRecord, expected_version: int | None

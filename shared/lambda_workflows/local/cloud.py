@@ -22,10 +22,19 @@ MAX_RECEIVE_COUNT = 5
 class LocalCloud:
     """Starts moto (in-process), puts it on `clock` and creates the engine's resources."""
 
-    def __init__(self, clock: Clock, *, prefix: str = "lwf", visibility_timeout: int = 60) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        prefix: str = "lwf",
+        visibility_timeout: int = 60,
+        endpoint_url: str | None = None,
+    ) -> None:
+        """In-process moto by default; with `endpoint_url`, a moto server in this process."""
         self.clock = clock
         self.prefix = prefix
         self.visibility_timeout = visibility_timeout
+        self.endpoint_url = endpoint_url
         self._stack = ExitStack()
         self.settings: Settings | None = None
 
@@ -38,8 +47,10 @@ class LocalCloud:
             "AWS_DEFAULT_REGION": REGION,
         }.items():
             os.environ.setdefault(key, value)
-        self._stack.enter_context(moto_on_clock(self.clock))
-        self._stack.enter_context(mock_aws())
+        if self.clock.is_virtual:
+            self._stack.enter_context(moto_on_clock(self.clock))
+        if self.endpoint_url is None:
+            self._stack.enter_context(mock_aws())
         self.settings = self._create_resources()
         return self
 
@@ -65,6 +76,7 @@ class LocalCloud:
             queue_url="pending",
             bucket_name=f"{self.prefix}-results",
             region=REGION,
+            endpoint_url=self.endpoint_url,
         )
         ddb = client(base, "dynamodb")
         ddb.create_table(**table_definition(base.table_name))

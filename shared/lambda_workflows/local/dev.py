@@ -1,0 +1,99 @@
+"""`lwf dev`: the app on a moto server on 127.0.0.1, run by the pump on the real clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambda_workflows.app import WorkflowApp
+from lambda_workflows.clock import SystemClock, now_ms, wait_real
+from lambda_workflows.engine import Engine
+from lambda_workflows.journal.records import FINISHED, InstanceStatus
+from lambda_workflows.local.cloud import LocalCloud
+from lambda_workflows.local.pump import Pump
+from lambda_workflows.runtime.lambda_handler import WorkerHandler
+
+DEFAULT_PORT = 4566
+POLL_SECONDS = 0.5
+
+
+@dataclass
+class DevServer:
+    """Runs until `stop` is set; prints each instance's status changes."""
+
+    app: WorkflowApp
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    out: Callable[[str], None] = print
+    stop_when: Callable[[DevServer], bool] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    seen: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def run(self, on_ready: Callable[[Engine], Any] | None = None) -> None:
+        from moto.server import ThreadedMotoServer
+
+        server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        server.start()
+        endpoint = f"http://{self.host}:{self.port}"
+        clock = SystemClock()
+        try:
+            with LocalCloud(clock, endpoint_url=endpoint) as cloud:
+                engine = Engine(self.app, cloud.services())
+                pump = Pump(cloud, WorkerHandler(lambda: engine), clock, engine.sweeper)
+                assert cloud.settings is not None
+                self.out(f"lwf dev: local AWS (moto) at {endpoint}")
+                for name, value in sorted(cloud.settings.to_env().items()):
+                    self.out(f"  {name}={value}")
+                self.out(f"  workflows: {', '.join(self.app.names)}")
+                if on_ready is not None:
+                    on_ready(engine)
+                self._loop(engine, pump)
+                engine.worker.close()
+        finally:
+            server.stop()
+
+    def _loop(self, engine: Engine, pump: Pump) -> None:
+        while not self.stop.is_set():
+            pump.run_until_idle()
+            self._report(engine)
+            if self.stop_when is not None and self.stop_when(self):
+                return
+            due = pump.next_due_ms()
+            delay = POLL_SECONDS
+            if due is not None:
+                delay = min(delay, max(0.0, (due - now_ms(pump.clock)) / 1000))
+            if wait_real(delay, self.stop):
+                return
+
+    def _report(self, engine: Engine) -> None:
+        for workflow in self.app.names:
+            for meta in engine.services.journal.list_instances(workflow, limit=100).instances:
+                key = (workflow, meta.instance_id)
+                if self.seen.get(key) != meta.status:
+                    self.seen[key] = meta.status
+                    detail = f" error={meta.error}" if meta.error else ""
+                    self.out(f"[{workflow}] {meta.instance_id}: {meta.status}{detail}")
+
+    def all_finished(self, keys: list[tuple[str, str]]) -> bool:
+        return all(self.seen.get(k) in {str(s) for s in FINISHED} for k in keys)
+
+
+def seed_demo(engine: Engine) -> list[tuple[str, str]]:
+    """One instance of each example that can finish on its own (the tour's first look)."""
+    created: list[tuple[str, str]] = []
+    names = set(engine.app.names)
+    if "fan-out" in names:
+        engine.binding("fan-out").create(id="demo-fan-out")
+        created.append(("fan-out", "demo-fan-out"))
+    if "approval" in names:
+        approval = engine.binding("approval").create(
+            id="demo-approval", params={"user_id": "demo-user"}
+        )
+        approval.send_event("approval-response", {"approved": True})
+        created.append(("approval", "demo-approval"))
+    return created
+
+
+__all__ = ["DEFAULT_PORT", "DevServer", "InstanceStatus", "seed_demo"]
