@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from lambda_workflows.cli import main
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,6 +36,14 @@ def test_lwf_dev_runs_the_demo_instances_to_completion() -> None:
     assert "[fan-out] demo-fan-out: complete" in result.stdout
     assert "[approval] demo-approval: complete" in result.stdout
     assert "LWF_TABLE_NAME=lwf-journal" in result.stdout
+
+
+def test_lwf_dev_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dev", "--port", str(_free_port()), "--seed-demo", "--exit-when-done"]) == 0
+    out = capsys.readouterr().out
+    assert "[fan-out] demo-fan-out: complete" in out
+    assert main(["workflows", "list"]) == 0
+    assert "fan_out.FanOutWorkflow" in capsys.readouterr().out
 
 
 def test_lwf_workflows_list() -> None:
