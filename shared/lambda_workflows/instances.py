@@ -21,6 +21,7 @@ from lambda_workflows.journal.base import (
 )
 from lambda_workflows.journal.records import (
     FINISHED,
+    RUNNABLE,
     InstanceMeta,
     InstanceStatus,
     StepRecord,
@@ -87,6 +88,9 @@ class Instance:
     def __repr__(self) -> str:
         return f"Instance({self._binding.name!r}, {self.id!r})"
 
+    def _not_found(self) -> InstanceNotFoundError:
+        return InstanceNotFoundError(f"no instance {self.id!r} of {self._binding.name!r}")
+
     @property
     def _journal(self) -> Any:
         return self._binding.services.journal
@@ -94,14 +98,14 @@ class Instance:
     def _meta(self) -> InstanceMeta:
         meta: InstanceMeta | None = self._journal.get_meta(self._binding.name, self.id)
         if meta is None:
-            raise InstanceNotFoundError(f"no instance {self.id!r} of {self._binding.name!r}")
+            raise self._not_found()
         return meta
 
     def status(self) -> dict[str, Any]:
         """`{"status", "output", "error", "steps"}`, plus timestamps."""
         snapshot = self._journal.load(self._binding.name, self.id)
         if snapshot is None:
-            raise InstanceNotFoundError(f"no instance {self.id!r} of {self._binding.name!r}")
+            raise self._not_found()
         meta = snapshot.meta
         steps = sorted(
             snapshot.steps.values(),
@@ -138,9 +142,7 @@ class Instance:
             )
         except ConditionFailedError as exc:
             if exc.current is None:
-                raise InstanceNotFoundError(
-                    f"no instance {self.id!r} of {self._binding.name!r}"
-                ) from None
+                raise self._not_found() from None
             raise InstanceConflictError(
                 f"cannot {action} instance {self.id!r}: it is {exc.current.status}"
             ) from None
@@ -148,17 +150,20 @@ class Instance:
 
     def pause(self) -> None:
         """Pause at the next step boundary (`waitingForPause` while a step runs)."""
-        meta = self._meta()
-        if meta.status == InstanceStatus.RUNNING:
-            self._transition(
-                {InstanceStatus.RUNNING}, {"status": InstanceStatus.WAITING_FOR_PAUSE}, "pause"
-            )
-        else:
-            self._transition(
-                {InstanceStatus.QUEUED, InstanceStatus.WAITING},
-                {"status": InstanceStatus.PAUSED, "due_at": None},
-                "pause",
-            )
+        for _ in range(3):
+            if self._meta().status == InstanceStatus.RUNNING:
+                allowed = {InstanceStatus.RUNNING}
+                changes: dict[str, Any] = {"status": InstanceStatus.WAITING_FOR_PAUSE}
+            else:
+                allowed = {InstanceStatus.QUEUED, InstanceStatus.WAITING}
+                changes = {"status": InstanceStatus.PAUSED, "due_at": None}
+            try:
+                self._transition(allowed, changes, "pause")
+                return
+            except InstanceConflictError:
+                if self._meta().status not in RUNNABLE:
+                    raise
+        raise InstanceConflictError(f"instance {self.id!r} kept changing status; try again")
 
     def resume(self) -> None:
         """Resume a paused instance (or cancel a pause that has not taken effect yet)."""
@@ -199,7 +204,7 @@ class Instance:
         """
         snapshot = self._journal.load(self._binding.name, self.id)
         if snapshot is None:
-            raise InstanceNotFoundError(f"no instance {self.id!r} of {self._binding.name!r}")
+            raise self._not_found()
         records = list(snapshot.steps.values())
         cut = None
         if from_step is not None:
@@ -260,9 +265,7 @@ class Instance:
             )
         except ConditionFailedError as exc:
             if exc.current is None:
-                raise InstanceNotFoundError(
-                    f"no instance {self.id!r} of {self._binding.name!r}"
-                ) from None
+                raise self._not_found() from None
             raise InstanceConflictError(
                 f"instance {self.id!r} is {exc.current.status}: it takes no more events"
             ) from None

@@ -12,10 +12,14 @@ class Calls:
     """Counts step-function calls and the virtual time of each."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self, clock: Any = None) -> None:
+        """Forget earlier calls; stamp new ones with `clock` (a test env's clock)."""
         self.count: Counter[str] = Counter()
         self.times: dict[str, list[datetime]] = {}
-        self.clock: Any = None
-        self._lock = threading.Lock()
+        self.clock = clock
 
     def hit(self, name: str) -> int:
         with self._lock:

@@ -79,10 +79,9 @@ APP = WorkflowApp(
 
 @pytest.fixture
 def env(make_env: Any) -> Any:
-    calls.__init__()  # type: ignore[misc]
     Renamed.version = 1
     environment = make_env(APP)
-    calls.clock = environment.clock
+    calls.reset(environment.clock)
     return environment
 
 

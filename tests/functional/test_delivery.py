@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from lambda_workflows import Workflow, WorkflowApp, WorkflowEntrypoint
+from lambda_workflows.clock import now_ms
+from lambda_workflows.journal import MetaCondition
 from lambda_workflows.wakeups import Wakeup
 
 from tests.functional.helpers import Calls
@@ -43,11 +45,10 @@ APP = WorkflowApp([Workflow("sleepy", Sleepy), Workflow("racy", Racy)])
 
 @pytest.fixture
 def env(make_env: Any) -> Any:
-    calls.__init__()  # type: ignore[misc]
     entered.clear()
     release.clear()
     environment = make_env(APP)
-    calls.clock = environment.clock
+    calls.reset(environment.clock)
     return environment
 
 
@@ -95,3 +96,32 @@ def test_two_workers_racing_keep_the_first_written_result(env: Any) -> None:
     assert journal.get_step("racy", "r", "a#0").result == "a2"
     assert env.binding("racy").get("r").status()["output"] == ["a2", "b1"]
     assert dict(calls.count) == {"a": 2, "b": 1}
+
+
+def test_a_worker_that_died_during_a_pause_request_leaves_a_paused_instance(env: Any) -> None:
+    journal = env.engine.services.journal
+    instance = env.binding("sleepy").create(id="p")
+    env.cloud.client("sqs").purge_queue(QueueUrl=env.cloud.settings.queue_url)
+    lease_end = now_ms(env.clock) + 16 * 60_000
+    journal.update_meta(  # a worker took the instance, then its Lambda died
+        "sleepy",
+        "p",
+        {"status": "running", "lease_owner": "dead", "lease_until": lease_end, "due_at": lease_end},
+        MetaCondition(),
+    )
+    instance.pause()
+    assert instance.status()["status"] == "waitingForPause"
+    env.advance("20 minutes")  # the sweeper notices; the next worker completes the pause
+    assert instance.status()["status"] == "paused"
+    instance.resume()
+    assert env.wait_for_status("sleepy", "p", "complete")["output"] == [1, 1]
+
+
+def test_a_wakeup_for_an_unknown_workflow_ends_in_the_dead_letter_queue(env: Any) -> None:
+    _send(env, Wakeup("no-such-workflow", "x", 0), times=1)
+    for _ in range(6):
+        env.run_until_idle()
+        env.clock.advance(timedelta(seconds=61))
+    sqs = env.cloud.client("sqs")
+    dead = sqs.receive_message(QueueUrl=env.cloud.dlq_url, MaxNumberOfMessages=10)
+    assert [Wakeup.from_json(m["Body"]).workflow for m in dead["Messages"]] == ["no-such-workflow"]

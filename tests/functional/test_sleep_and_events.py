@@ -48,9 +48,8 @@ APP = WorkflowApp([Workflow("sleeper", Sleeper), Workflow("waiter", Waiter)])
 
 @pytest.fixture
 def env(make_env: Any) -> Any:
-    calls.__init__()  # type: ignore[misc]
     environment = make_env(APP, start=START)
-    calls.clock = environment.clock
+    calls.reset(environment.clock)
     return environment
 
 

@@ -108,9 +108,8 @@ APP = WorkflowApp(
 
 @pytest.fixture
 def env(make_env: Any) -> Any:
-    calls.__init__()  # type: ignore[misc]
     environment = make_env(APP)
-    calls.clock = environment.clock
+    calls.reset(environment.clock)
     return environment
 
 

@@ -13,7 +13,6 @@ from aws_lambda_powertools import Logger
 from lambda_workflows.api import Env
 from lambda_workflows.app import WorkflowApp
 from lambda_workflows.clock import now_ms
-from lambda_workflows.errors import WorkflowNotFoundError
 from lambda_workflows.journal.base import ConditionFailedError, MetaCondition
 from lambda_workflows.journal.records import RUNNABLE, InstanceMeta, InstanceStatus
 from lambda_workflows.payloads import NotJsonError, OutputTooLargeError
@@ -68,11 +67,7 @@ class Worker:
 
     def process(self, wakeup: Wakeup, remaining_ms: Callable[[], int]) -> str:
         """Handle one wake-up; returns what happened (for logs and tests)."""
-        try:
-            workflow = self.app.workflow(wakeup.workflow)
-        except WorkflowNotFoundError:
-            logger.warning("wake-up for an unknown workflow dropped", extra={"w": wakeup.workflow})
-            return "dropped"
+        workflow = self.app.workflow(wakeup.workflow)  # unknown: redelivered, then the DLQ
         journal = self.services.journal
         owner = uuid.uuid4().hex
         now = now_ms(self.services.clock)
@@ -126,6 +121,13 @@ class Worker:
 
     def _not_leased(self, wakeup: Wakeup, current: InstanceMeta | None, now: int) -> str:
         if (
+            current is not None
+            and current.status == InstanceStatus.WAITING_FOR_PAUSE
+            and current.generation == wakeup.generation
+            and (current.lease_until or 0) < now
+        ):
+            return self._pause_orphan(wakeup, current, now)
+        if (
             current is None
             or current.generation != wakeup.generation
             or current.status not in RUNNABLE
@@ -134,6 +136,28 @@ class Worker:
         wait = max(0, (current.lease_until or now) - now) + 1000
         self._send(wakeup, now + min(wait, MAX_QUEUE_DELAY_MS))
         return "busy"
+
+    def _pause_orphan(self, wakeup: Wakeup, current: InstanceMeta, now: int) -> str:
+        """A pause was requested and the worker that should have honoured it is gone."""
+        try:
+            self.services.journal.update_meta(
+                wakeup.workflow,
+                wakeup.instance_id,
+                {
+                    "status": InstanceStatus.PAUSED,
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "due_at": None,
+                },
+                MetaCondition(
+                    status_in=frozenset({InstanceStatus.WAITING_FOR_PAUSE}),
+                    generation=wakeup.generation,
+                    lease_free_at=now,
+                ),
+            )
+        except ConditionFailedError:
+            return "stale"
+        return str(InstanceStatus.PAUSED)
 
     def _send(self, wakeup: Wakeup, at_ms: int) -> None:
         self.services.wakeups.send(wakeup, at_ms=at_ms, now_ms=now_ms(self.services.clock))
