@@ -125,3 +125,14 @@ def test_a_wakeup_for_an_unknown_workflow_ends_in_the_dead_letter_queue(env: Any
     sqs = env.cloud.client("sqs")
     dead = sqs.receive_message(QueueUrl=env.cloud.dlq_url, MaxNumberOfMessages=10)
     assert [Wakeup.from_json(m["Body"]).workflow for m in dead["Messages"]] == ["no-such-workflow"]
+
+
+def test_a_bad_record_fails_alone_in_its_batch(env: Any) -> None:
+    _send(env, Wakeup("no-such-workflow", "x", 0), times=1)
+    env.binding("sleepy").create(id="good")
+    assert env.pump.deliver_once() == 2
+    assert env.binding("sleepy").get("good").status()["status"] == "waiting"
+    attributes = env.cloud.client("sqs").get_queue_attributes(
+        QueueUrl=env.cloud.settings.queue_url, AttributeNames=["All"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"

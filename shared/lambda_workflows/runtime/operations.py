@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from lambda_workflows.api import StepContext
 from lambda_workflows.clock import from_ms
 from lambda_workflows.config import StepConfig
@@ -34,6 +36,8 @@ from lambda_workflows.journal.records import (
 )
 from lambda_workflows.payloads import NotJsonError, OutputTooLargeError
 from lambda_workflows.runtime.executor import IN_STEP, Claim, ReplayExecutor, error_info
+
+logger = Logger(service="lambda-workflows", child=True)
 
 
 def _new_record(ex: ReplayExecutor, claim: Claim, status: StepStatus, **fields: Any) -> StepRecord:
@@ -181,6 +185,9 @@ async def do(ex: ReplayExecutor, name: str, fn: Callable[..., Any], config: Step
         error = error_info(value)
         entry["error"] = error
         attempts.append(entry)
+        logger.warning(
+            "step attempt failed", extra={"step": name, "attempt": number, "error": error}
+        )
         if isinstance(value, NonRetryableError):
             retryable = False
         if not retryable or number >= config.retries.max_attempts:
