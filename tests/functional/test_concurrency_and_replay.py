@@ -137,3 +137,16 @@ def test_renaming_a_step_under_a_running_instance_fails_loudly(env: Any) -> None
     assert status["error"]["name"] == "NondeterminismError"
     assert "'first'" in status["error"]["message"]
     assert "'first (renamed)'" in status["error"]["message"]
+
+
+class ForeignWait(WorkflowEntrypoint[Any]):
+    async def run(self, event: Any, step: Any) -> Any:
+        await step.do("first", lambda: 1)
+        await asyncio.sleep(3600)
+
+
+def test_waiting_on_something_that_is_not_a_step_errors_clearly(make_env: Any) -> None:
+    env = make_env(WorkflowApp([Workflow("foreign", ForeignWait)]))
+    env.binding("foreign").create(id="f")
+    status = env.wait_for_status("foreign", "f", "errored")
+    assert "asyncio.sleep" in status["error"]["message"]

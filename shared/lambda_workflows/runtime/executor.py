@@ -202,6 +202,12 @@ class ReplayExecutor:
                 continue
             if self.stop_reason is None and self._wake_due():
                 continue
+            if not self._blocked and not main.done():
+                self.fatal = WorkflowError(
+                    "run() is waiting on something that is not a step (asyncio.sleep, a "
+                    "future or an event of its own?): only step operations can suspend a "
+                    "workflow; use step.sleep or step.wait_for_event"
+                )
             break
         if main.done() and self.fatal is None and self.crash is None:
             return self._finished(main)
@@ -232,11 +238,26 @@ class ReplayExecutor:
         for gate in list(self._gates.waiting.values()) + self._drained_waiters:
             if not gate.done():
                 gate.set_exception(Suspended())
-        if not main.done():
-            loop.run_until_complete(asyncio.wait([main]))
+        self._unwind(loop, main)
         if not main.cancelled():
             main.exception()
         return outcome
+
+    def _unwind(self, loop: _ReplayLoop, main: asyncio.Task[Any]) -> None:
+        """Let `run()` unwind from `Suspended`; cancel it if it waits on anything else."""
+        cancels = 0
+        while not main.done():
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+            if main.done() or loop.has_ready() or self._inflight:
+                if self._inflight and not loop.has_ready():
+                    self._activity = loop.create_future()
+                    loop.run_until_complete(self._activity)
+                continue
+            if cancels >= 100:
+                raise RuntimeError("run() does not stop when cancelled")
+            main.cancel()
+            cancels += 1
 
     def _suspended_outcome(self) -> Outcome:
         if self.stop_reason == StopReason.LOST:
