@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from lambda_workflows import (
     WorkflowApp,
     WorkflowEntrypoint,
 )
+from lambda_workflows.clock import now_ms
 
 from tests.functional.helpers import Calls
 
@@ -43,7 +43,33 @@ class Waiter(WorkflowEntrypoint[Any]):
         return {"first": first, "second": second["payload"], "late": late}
 
 
-APP = WorkflowApp([Workflow("sleeper", Sleeper), Workflow("waiter", Waiter)])
+class SelfSignal(WorkflowEntrypoint[Any]):
+    """Sends itself an event while it runs: no wake-up is sent for a running instance."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        def signal() -> None:
+            self.env.SELF_SIGNAL.get(event.instance_id).send_event("ping", {"n": 1})
+
+        await step.do("signal", signal)
+        got = await step.wait_for_event("ping", type="ping", timeout="1 hour")
+        return got["payload"]
+
+
+class Napper(WorkflowEntrypoint[Any]):
+    async def run(self, event: Any, step: Any) -> Any:
+        await step.sleep("short", "15 minutes")
+        await step.sleep("long", "16 minutes")
+        return "rested"
+
+
+APP = WorkflowApp(
+    [
+        Workflow("sleeper", Sleeper),
+        Workflow("waiter", Waiter),
+        Workflow("self-signal", SelfSignal, binding="SELF_SIGNAL"),
+        Workflow("napper", Napper),
+    ]
+)
 
 
 @pytest.fixture
@@ -54,7 +80,6 @@ def env(make_env: Any) -> Any:
 
 
 def test_sleep_and_sleep_until_suspend_and_resume_at_the_right_times(env: Any) -> None:
-    wall = time.perf_counter()
     instance = env.binding("sleeper").create(id="s")
     env.run_until_idle()
     assert instance.status()["status"] == "waiting"
@@ -73,7 +98,6 @@ def test_sleep_and_sleep_until_suspend_and_resume_at_the_right_times(env: Any) -
     assert calls.times["after"][0] < datetime(2027, 1, 1, 0, 0, 2, tzinfo=UTC)
     assert dict(calls.count) == {"before": 1, "middle": 1, "after": 1}
     assert [s["type"] for s in status["steps"]] == ["do", "sleep", "do", "sleep", "do"]
-    assert time.perf_counter() - wall < 10  # a week of virtual time, no real sleeping
 
 
 def test_events_sent_before_the_wait_are_buffered_fifo_and_consumed_once(env: Any) -> None:
@@ -134,3 +158,42 @@ def test_events_for_missing_or_finished_instances_and_bad_types(env: Any) -> Non
     with pytest.raises(InstanceConflictError):
         instance.send_event("go", {})
     assert instance.status()["events"] == []
+
+
+def test_an_event_sent_while_the_instance_runs_is_not_lost(env: Any) -> None:
+    env.binding("self-signal").create(id="p")
+    env.run_until_idle()
+    status = env.binding("self-signal").get("p").status()
+    assert status["status"] == "complete", status
+    assert status["output"] == {"n": 1}
+    assert env.now() == START
+    assert env.pump.invocations == 1
+
+
+def _pending(env: Any) -> tuple[list[int], list[str]]:
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends["123456789012"]["us-east-1"].queues["lwf-wakeups"]
+    now = now_ms(env.clock)
+    delays = [round((m.delayed_until - now) / 1000) for m in queue._messages]
+    scheduler = env.cloud.client("scheduler")
+    group = env.cloud.settings.schedule_group
+    expressions = [
+        scheduler.get_schedule(Name=s["Name"], GroupName=group)["ScheduleExpression"]
+        for s in scheduler.list_schedules(GroupName=group)["Schedules"]
+    ]
+    return delays, expressions
+
+
+def test_short_delays_ride_sqs_and_long_ones_eventbridge_scheduler(env: Any) -> None:
+    instance = env.binding("napper").create(id="n")
+    env.run_until_idle()
+    assert _pending(env) == ([15 * 60], [])
+    env.advance("901 seconds")
+    assert instance.status()["steps"][1]["status"] == "sleeping"
+    delays, expressions = _pending(env)
+    assert delays == []
+    assert expressions == ["at(2026-03-01T12:31:01)"]
+    status = env.wait_for_status("napper", "n", "complete")
+    assert status["output"] == "rested"
+    assert _pending(env) == ([], [])
