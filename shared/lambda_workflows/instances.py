@@ -28,7 +28,7 @@ from lambda_workflows.journal.records import (
     StepStatus,
 )
 from lambda_workflows.names import check_event_type, check_instance_id
-from lambda_workflows.payloads import encode
+from lambda_workflows.payloads import check_json
 from lambda_workflows.services import Services
 from lambda_workflows.wakeups import Wakeup
 
@@ -251,7 +251,7 @@ class Instance:
         check_event_type(type)
         if event_id is not None:
             check_instance_id(event_id)
-        encode(payload)
+        check_json(payload, "the event payload")
         services = self._binding.services
         try:
             services.journal.append_event(

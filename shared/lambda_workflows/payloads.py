@@ -61,6 +61,16 @@ def encode(value: Any) -> str:
         raise NotJsonError(str(exc)) from None
 
 
+def check_json(value: Any, what: str) -> None:
+    """Raise `ValidationError` (a 400) unless `value` can be stored as JSON."""
+    from lambda_workflows.errors import ValidationError
+
+    try:
+        encode(value)
+    except NotJsonError as exc:
+        raise ValidationError(f"{what} must be JSON: {exc}") from None
+
+
 class Payloads:
     """Stores a JSON value inline or, when large, in the blob store."""
 

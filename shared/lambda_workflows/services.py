@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from lambda_workflows.clock import Clock
 from lambda_workflows.journal.base import Journal
 from lambda_workflows.payloads import Payloads
+from lambda_workflows.runtime.interception import Interceptor
 from lambda_workflows.wakeups import WakeupSender
 
 
@@ -16,3 +17,5 @@ class Services:
     payloads: Payloads
     wakeups: WakeupSender
     clock: Clock
+    interceptor: Interceptor | None = None
+    """Set only by the test harness (see runtime/interception.py)."""

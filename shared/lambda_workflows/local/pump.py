@@ -3,6 +3,7 @@ and fire due EventBridge Scheduler schedules."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,12 +36,21 @@ class Pump:
     """Moves messages and schedules along; never sleeps, never reads the wall clock."""
 
     def __init__(
-        self, cloud: LocalCloud, handler: Handler, clock: Clock, sweeper: Sweeper | None = None
+        self,
+        cloud: LocalCloud,
+        handler: Handler,
+        clock: Clock,
+        sweeper: Sweeper | None = None,
+        idle_hooks: list[Callable[[], object]] | None = None,
     ) -> None:
+        """`idle_hooks` run whenever the queue is empty; a truthy answer means "more to do"."""
         self.cloud = cloud
         self.handler = handler
         self.clock = clock
         self.sweeper = sweeper
+        self.idle_hooks = list(idle_hooks or [])
+        if sweeper is not None:
+            self.idle_hooks.insert(0, sweeper.sweep)
         self.sqs = cloud.client("sqs")
         self.scheduler = cloud.client("scheduler")
         assert cloud.settings is not None
@@ -119,10 +129,14 @@ class Pump:
         for _ in range(max_batches):
             self.fire_due_schedules()
             count = self.deliver_once()
-            if count == 0 and not (self.sweeper and self.sweeper.sweep()):
+            if count == 0 and not self._idle():
                 return delivered
             delivered += count
         raise RuntimeError(f"the queue did not drain in {max_batches} batches")
+
+    def _idle(self) -> bool:
+        busy = [bool(hook()) for hook in self.idle_hooks]
+        return any(busy)
 
     def next_due_ms(self) -> int | None:
         """When the next delayed or in-flight message, or schedule, becomes due."""
@@ -145,8 +159,8 @@ class Pump:
         queue = sqs_backends[ACCOUNT_ID][REGION].queues[queue_name]
         times: list[int] = []
         for message in queue._messages:
-            times.append(int(message.delayed_until) + 1)
-            times.append(int(message.visible_at) + 1)
+            times.append(math.ceil(message.delayed_until))  # moto: delayed while now < this
+            times.append(int(message.visible_at) + 1)  # moto: visible once now > this
         return times
 
 

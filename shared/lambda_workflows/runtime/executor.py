@@ -35,9 +35,16 @@ from lambda_workflows.errors import (
     WorkflowError,
 )
 from lambda_workflows.journal.base import ConditionFailedError
-from lambda_workflows.journal.records import Snapshot, StepKind, StepRecord, step_key
+from lambda_workflows.journal.records import (
+    InstanceMeta,
+    Snapshot,
+    StepKind,
+    StepRecord,
+    step_key,
+)
 from lambda_workflows.names import check_step_name
 from lambda_workflows.payloads import NotJsonError, OutputTooLargeError
+from lambda_workflows.runtime.interception import StepTarget
 from lambda_workflows.runtime.policy import StopPolicy
 from lambda_workflows.runtime.suspension import StopReason, Suspended
 from lambda_workflows.services import Services
@@ -73,6 +80,9 @@ class Claim:
     @property
     def key(self) -> str:
         return step_key(self.name, self.occurrence)
+
+    def target(self, meta: InstanceMeta) -> StepTarget:
+        return StepTarget(meta.workflow, meta.instance_id, self.name, self.occurrence)
 
 
 def error_info(exc: BaseException) -> dict[str, Any]:

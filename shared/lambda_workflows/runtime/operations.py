@@ -36,6 +36,7 @@ from lambda_workflows.journal.records import (
 )
 from lambda_workflows.payloads import NotJsonError, OutputTooLargeError
 from lambda_workflows.runtime.executor import IN_STEP, Claim, ReplayExecutor, error_info
+from lambda_workflows.runtime.interception import AttemptOverride
 
 logger = Logger(service="lambda-workflows", child=True)
 
@@ -97,10 +98,24 @@ def _wants_context(fn: Callable[..., Any]) -> bool:
     )
 
 
+def _overridden(override: AttemptOverride, context: StepContext) -> tuple[bool, Any]:
+    if override.timeout:
+        timeout = context.config.timeout
+        return False, StepTimeoutError(f"attempt {context.attempt} exceeded {timeout}")
+    if override.error is not None:
+        return False, override.error
+    return True, override.value
+
+
 async def _attempt(
-    ex: ReplayExecutor, fn: Callable[..., Any], context: StepContext
+    ex: ReplayExecutor, claim: Claim, fn: Callable[..., Any], context: StepContext
 ) -> tuple[bool, Any]:
     """Run one attempt; return (True, value) or (False, exception)."""
+    interceptor = ex.services.interceptor
+    if interceptor is not None:
+        override = interceptor.attempt(claim.target(ex.meta), context.attempt)
+        if override is not None:
+            return _overridden(override, context)
     args = (context,) if _wants_context(fn) else ()
     timeout = context.config.timeout
     real_timeout: float | None = None
@@ -153,7 +168,7 @@ async def do(ex: ReplayExecutor, name: str, fn: Callable[..., Any], config: Step
         number = len(attempts) + 1
         started = ex.now()
         context = StepContext(name, claim.occurrence, number, config)
-        ok, value = await _attempt(ex, fn, context)
+        ok, value = await _attempt(ex, claim, fn, context)
         entry: dict[str, Any] = {"attempt": number, "started_at": started, "finished_at": ex.now()}
         retryable = True
         if ok:
@@ -218,6 +233,10 @@ async def sleep_until(ex: ReplayExecutor, name: str, wake_at: int | None, durati
         await ex.turn(record.done)
         return
     await ex.live_turn()
+    interceptor = ex.services.interceptor
+    if interceptor is not None and interceptor.skip_sleep(claim.target(ex.meta)):
+        await _save(ex, claim, record, StepStatus.SUCCEEDED, wake_at=ex.now())
+        return
     if record is None:
         target = wake_at if wake_at is not None else ex.now() + duration_ms
         if target <= ex.now():
@@ -256,6 +275,10 @@ async def wait_for_event(
         value: dict[str, Any] = _replayed_value(ex, record)
         return value
     await ex.live_turn()
+    interceptor = ex.services.interceptor
+    if interceptor is not None and interceptor.force_event_timeout(claim.target(ex.meta)):
+        await _save(ex, claim, record, StepStatus.TIMED_OUT, event_type=event_type)
+        raise WaitTimeoutError(name, event_type)
     while True:
         event = _take_event(ex, event_type)
         if event is not None:

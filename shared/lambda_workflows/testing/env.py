@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
 from lambda_workflows.app import WorkflowApp
 from lambda_workflows.clock import VirtualClock, from_ms
 from lambda_workflows.config import Duration, parse_duration
 from lambda_workflows.engine import Engine
-from lambda_workflows.errors import WorkflowError
+from lambda_workflows.errors import ValidationError, WorkflowError
 from lambda_workflows.instances import WorkflowBinding
+from lambda_workflows.journal.records import FINISHED, InstanceStatus
 from lambda_workflows.local.cloud import LocalCloud
 from lambda_workflows.local.pump import Pump
 from lambda_workflows.runtime.lambda_handler import WorkerHandler
 from lambda_workflows.runtime.worker import WorkerSettings
+from lambda_workflows.testing.introspection import Introspector
+from lambda_workflows.testing.modifiers import HarnessInterceptor
 
-_ONE_MS = timedelta(milliseconds=1)
+T = TypeVar("T")
 
 
 class StatusNotReachedError(WorkflowError, AssertionError):
@@ -39,12 +44,21 @@ class WorkflowTestEnv:
         self._worker_settings = worker_settings
         self._engine: Engine | None = None
         self._pump: Pump | None = None
+        self.interceptor = HarnessInterceptor()
+        self._introspectors: list[Introspector] = []
 
     def __enter__(self) -> WorkflowTestEnv:
         self.cloud.__enter__()
-        self._engine = Engine(self.app, self.cloud.services(), self._worker_settings)
+        services = dataclasses.replace(self.cloud.services(), interceptor=self.interceptor)
+        self._engine = Engine(self.app, services, self._worker_settings)
         self.handler = WorkerHandler(lambda: self.engine)
-        self._pump = Pump(self.cloud, self.handler, self.clock, self.engine.sweeper)
+        self._pump = Pump(
+            self.cloud,
+            self.handler,
+            self.clock,
+            self.engine.sweeper,
+            idle_hooks=[self._deliver_mocked_events],
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -86,27 +100,77 @@ class WorkflowTestEnv:
         due = self.pump.next_due_ms()
         if due is None:
             return False
-        self.clock.advance_to(from_ms(due) + _ONE_MS)
+        self.clock.advance_to(from_ms(due))
         self.pump.run_until_idle()
         return True
+
+    def introspect(self, workflow: str, instance_id: str | None = None) -> Introspector:
+        """Modifiers and queries for one instance (it may not exist yet), or, without an
+        id, modifiers for every instance of the workflow."""
+        introspector = Introspector(self, workflow, instance_id)
+        self._introspectors.append(introspector)
+        return introspector
+
+    def forget(self, introspector: Introspector) -> None:
+        """Drop a closed introspector (its modifiers are gone already)."""
+        if introspector in self._introspectors:
+            self._introspectors.remove(introspector)
+
+    def _deliver_mocked_events(self) -> bool:
+        sent = [i.deliver_events() for i in self._introspectors]
+        return any(sent)
+
+    def run_until(
+        self,
+        reached: Callable[[], T | None],
+        workflow: str,
+        instance_id: str,
+        what: str,
+        *,
+        max_jumps: int = 1_000,
+    ) -> T:
+        """Run, skipping time when idle, until `reached()` returns something; return it.
+
+        Raises `StatusNotReachedError` naming the instance's status and last step when
+        nothing is left to run first.
+        """
+        for _ in range(max_jumps):
+            self.pump.run_until_idle()
+            found = reached()
+            if found is not None:
+                return found
+            if self._settled(workflow, instance_id) or not self.skip_to_next():
+                break
+        found = reached()
+        if found is not None:
+            return found
+        current = self.binding(workflow).get(instance_id).status()
+        last = current["steps"][-1] if current["steps"] else None
+        last_text = f"{last['name']!r} ({last['status']})" if last else "none"
+        raise StatusNotReachedError(
+            f"{workflow}/{instance_id} never reached {what}: it is {current['status']!r} "
+            f"with nothing left to run (last step: {last_text}, error: {current['error']})"
+        )
+
+    def _settled(self, workflow: str, instance_id: str) -> bool:
+        """Finished or paused: nothing this env does by itself will change it."""
+        meta = self.engine.services.journal.get_meta(workflow, instance_id)
+        return meta is not None and (
+            meta.status in FINISHED or meta.status == InstanceStatus.PAUSED
+        )
 
     def wait_for_status(
         self, workflow: str, instance_id: str, status: str, *, max_jumps: int = 1_000
     ) -> dict[str, Any]:
         """Run (skipping time) until the instance has `status`; return its `status()`."""
+        if status not in set(InstanceStatus):
+            raise ValidationError(f"{status!r} is not a status: {sorted(InstanceStatus)}")
         instance = self.binding(workflow).get(instance_id)
-        for _ in range(max_jumps):
-            self.pump.run_until_idle()
+
+        def reached() -> dict[str, Any] | None:
             current = instance.status()
-            if current["status"] == status:
-                return current
-            if not self.skip_to_next():
-                break
-        current = instance.status()
-        if current["status"] == status:
-            return current
-        last = current["steps"][-1]["name"] if current["steps"] else None
-        raise StatusNotReachedError(
-            f"{workflow}/{instance_id} never reached {status!r}: it is {current['status']!r} "
-            f"with nothing left to run (last step: {last!r}, error: {current['error']})"
+            return current if current["status"] == status else None
+
+        return self.run_until(
+            reached, workflow, instance_id, f"status {status!r}", max_jumps=max_jumps
         )
