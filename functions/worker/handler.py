@@ -1,15 +1,14 @@
 """Worker Lambda entry point: runs instances when their SQS wake-ups arrive."""
 
-from lambda_workflows.aws.factory import aws_services
+from lambda_workflows.aws.factory import deployed_engine
 from lambda_workflows.engine import Engine
 from lambda_workflows.runtime.lambda_handler import WorkerHandler
-from lambda_workflows.settings import Settings
 
 
 def _engine() -> Engine:
     from functions.app import app
 
-    return Engine(app, aws_services(Settings.from_env()))
+    return deployed_engine(app)
 
 
 handler = WorkerHandler(_engine)

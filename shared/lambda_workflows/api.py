@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +93,35 @@ class WorkflowStep(abc.ABC):
 
         Raises `WaitTimeoutError` when none arrives in time.
         """
+
+    @abc.abstractmethod
+    async def wait_for_workflow(
+        self, name: str, instance: Any, *, timeout: Duration = "365 days"
+    ) -> Any:
+        """Suspend until another instance ends; return its output.
+
+        `instance` is an `Instance` (from a binding's `create` or `get`) or a
+        `(workflow name, instance id)` pair. A child that errors or is terminated raises
+        `StepError` here; no end before `timeout` raises `WaitTimeoutError`.
+        """
+
+    async def race(self, *operations: Awaitable[T]) -> tuple[int, T]:
+        """Run step operations concurrently; return `(index, result)` of the first to end.
+
+        The others are cancelled (a step function already running finishes, unjournaled).
+        If the first to end failed, its error is raised. Replays pick the same winner.
+        """
+        if not operations:
+            raise ValueError("race needs at least one operation")
+        tasks = [asyncio.ensure_future(op) for op in operations]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+        first = min(done, key=tasks.index)
+        return tasks.index(first), first.result()
 
 
 class WorkflowEntrypoint(abc.ABC, Generic[P]):

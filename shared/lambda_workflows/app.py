@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -73,10 +74,28 @@ class Workflow:
 
 @dataclass(frozen=True)
 class Cron:
-    """A schedule (EventBridge cron expression) calling `handler(scheduled_time, env)`."""
+    """A schedule calling `handler(scheduled_time, env)` at every tick.
+
+    `expression` is EventBridge's: `cron(0 0 * * ? *)` (or its six fields alone) or
+    `rate(1 hour)`. `scheduled_time` is the tick's aware UTC datetime, the same on a
+    re-delivered tick, so ids built from it (`f"daily-{...}"`) make duplicates no-ops.
+    `name` (default: from the handler) names the rule in the deployment and in tests.
+    """
 
     expression: str
     handler: Callable[..., Any]
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        from lambda_workflows.schedule_expressions import parse_schedule
+
+        parse_schedule(self.expression)
+        if not callable(self.handler):
+            raise ValidationError(f"cron {self.expression!r}: handler must be callable")
+        if not self.name:
+            default = re.sub(r"[^a-zA-Z0-9_-]+", "-", self.handler.__qualname__).strip("-")
+            object.__setattr__(self, "name", default.lower()[:64] or "cron")
+        check_workflow_name(self.name)
 
 
 @dataclass
@@ -100,6 +119,17 @@ class WorkflowApp:
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:
             raise ValidationError(f"binding names used twice: {sorted(duplicates)}")
+        cron_names = [c.name for c in self.crons]
+        twice = {n for n in cron_names if cron_names.count(n) > 1}
+        if twice:
+            raise ValidationError(f"cron names used twice (pass name=...): {sorted(twice)}")
+
+    def cron(self, name: str) -> Cron:
+        """The declared cron called `name`, or `ValidationError` naming the ones there are."""
+        for cron in self.crons:
+            if cron.name == name:
+                return cron
+        raise ValidationError(f"no cron named {name!r}; the app has {[c.name for c in self.crons]}")
 
     def workflow(self, name: str) -> Workflow:
         """The declared workflow called `name`, or `WorkflowNotFoundError`."""

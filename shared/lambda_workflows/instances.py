@@ -26,6 +26,7 @@ from lambda_workflows.journal.records import (
     InstanceStatus,
     StepRecord,
     StepStatus,
+    watcher_key,
 )
 from lambda_workflows.names import check_event_type, check_instance_id
 from lambda_workflows.payloads import check_json
@@ -33,7 +34,9 @@ from lambda_workflows.services import Services
 from lambda_workflows.wakeups import Wakeup
 
 MAX_BATCH = 100
-_OPEN = frozenset(set(InstanceStatus) - FINISHED - {InstanceStatus.UNKNOWN})
+OPEN = frozenset(set(InstanceStatus) - FINISHED - {InstanceStatus.UNKNOWN})
+"""Statuses in which an instance takes events and can still end."""
+CHILD_DONE_PREFIX = "lwf.done."
 
 
 def _iso(ms: int | None) -> str | None:
@@ -87,6 +90,11 @@ class Instance:
 
     def __repr__(self) -> str:
         return f"Instance({self._binding.name!r}, {self.id!r})"
+
+    @property
+    def workflow(self) -> str:
+        """The name of the instance's workflow."""
+        return self._binding.name
 
     def _not_found(self) -> InstanceNotFoundError:
         return InstanceNotFoundError(f"no instance {self.id!r} of {self._binding.name!r}")
@@ -181,20 +189,28 @@ class Instance:
         self._wake(meta.generation)
 
     def terminate(self) -> None:
-        """Stop for good; pending wake-ups become no-ops."""
+        """Stop for good; pending wake-ups become no-ops; parents waiting for it are told.
+
+        Terminating a terminated instance is a conflict, but first re-tells its waiting
+        parents (a client retrying after a crash between the two completes the job).
+        """
         meta = self._meta()
-        self._transition(
-            _OPEN,
+        services = self._binding.services
+        if meta.status == InstanceStatus.TERMINATED:
+            notify_watchers(services, meta)
+        ended = self._transition(
+            OPEN,
             {
                 "status": InstanceStatus.TERMINATED,
                 "generation": meta.generation + 1,
                 "lease_owner": None,
                 "lease_until": None,
                 "due_at": None,
-                "finished_at": now_ms(self._binding.services.clock),
+                "finished_at": now_ms(services.clock),
             },
             "terminate",
         )
+        notify_watchers(services, ended)
 
     def restart(self, from_step: str | None = None) -> None:
         """Run again from the start, or from the first occurrence of `from_step`.
@@ -252,16 +268,9 @@ class Instance:
         if event_id is not None:
             check_instance_id(event_id)
         check_json(payload, "the event payload")
-        services = self._binding.services
         try:
-            services.journal.append_event(
-                self._binding.name,
-                self.id,
-                type,
-                payload,
-                now_ms(services.clock),
-                event_id,
-                _OPEN,
+            deliver_event(
+                self._binding.services, self._binding.name, self.id, type, payload, event_id
             )
         except ConditionFailedError as exc:
             if exc.current is None:
@@ -269,12 +278,56 @@ class Instance:
             raise InstanceConflictError(
                 f"instance {self.id!r} is {exc.current.status}: it takes no more events"
             ) from None
-        meta = self._meta()
-        if meta.status == InstanceStatus.WAITING:
-            self._wake(meta.generation)
 
     def _wake(self, generation: int) -> None:
         self._binding.services.wakeups.send_now([Wakeup(self._binding.name, self.id, generation)])
+
+
+def deliver_event(
+    services: Services,
+    workflow: str,
+    instance_id: str,
+    event_type: str,
+    payload: Any,
+    event_id: str | None,
+) -> None:
+    """Store an event in the inbox (FIFO per type), then wake the instance if it waits.
+
+    Raises `ConditionFailedError` (current meta or None) when it is missing or ended.
+    """
+    services.journal.append_event(
+        workflow, instance_id, event_type, payload, now_ms(services.clock), event_id, OPEN
+    )
+    meta = services.journal.get_meta(workflow, instance_id)
+    if meta is not None and meta.status == InstanceStatus.WAITING:
+        services.wakeups.send_now([Wakeup(workflow, instance_id, meta.generation)])
+
+
+def child_done_event(workflow: str, instance_id: str) -> str:
+    """The internal event type that tells a parent its child has ended (users cannot send
+    it: user event types may not contain '.')."""
+    return f"{CHILD_DONE_PREFIX}{watcher_key(workflow, instance_id)}"
+
+
+def notify_watchers(services: Services, meta: InstanceMeta) -> None:
+    """Tell every instance waiting for this one (`step.wait_for_workflow`) that it ended."""
+    if not meta.watchers:
+        return
+    for watcher in meta.watchers:
+        workflow, _, instance_id = watcher.partition("#")
+        try:
+            deliver_event(
+                services,
+                workflow,
+                instance_id,
+                child_done_event(meta.workflow, meta.instance_id),
+                {"status": str(meta.status)},
+                f"{CHILD_DONE_PREFIX}{watcher_key(meta.workflow, meta.instance_id)}"
+                f"#{meta.generation}",
+            )
+        except ConditionFailedError:
+            continue
+    services.journal.remove_watchers(meta.workflow, meta.instance_id, meta.watchers)
 
 
 class WorkflowBinding:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 
@@ -28,17 +29,23 @@ class Settings(BaseModel):
     region: str | None = None
     endpoint_url: str | None = None
     """Set only for local dev (a moto server); empty on AWS."""
+    bindings: dict[str, str] = {}
+    """Physical resource names of the app's bindings (`LWF_BINDINGS`, a JSON object)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         source = os.environ if environ is None else environ
-        values = {
+        values: dict[str, object] = {
             name: source[ENV_PREFIX + name.upper()]
             for name in cls.model_fields
             if ENV_PREFIX + name.upper() in source
         }
         try:
+            if "bindings" in values:
+                values["bindings"] = json.loads(str(values["bindings"]))
             return cls.model_validate(values)
+        except json.JSONDecodeError:
+            raise ValidationError(f"{ENV_PREFIX}BINDINGS must be a JSON object") from None
         except PydanticValidationError as exc:
             missing = [ENV_PREFIX + str(e["loc"][0]).upper() for e in exc.errors()]
             raise ValidationError(f"missing or invalid settings: {', '.join(missing)}") from None
@@ -46,7 +53,7 @@ class Settings(BaseModel):
     def to_env(self) -> dict[str, str]:
         """The environment variables that reproduce these settings."""
         return {
-            ENV_PREFIX + name.upper(): str(value)
+            ENV_PREFIX + name.upper(): json.dumps(value) if isinstance(value, dict) else str(value)
             for name, value in self.model_dump().items()
             if value is not None
         }

@@ -7,9 +7,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from lambda_workflows.app import WorkflowApp
 from lambda_workflows.aws.s3 import S3BlobStore
 from lambda_workflows.aws.wakeups import QueueWakeups
 from lambda_workflows.clock import Clock, SystemClock
+from lambda_workflows.engine import Engine
 from lambda_workflows.journal.dynamodb import DynamoDBJournal
 from lambda_workflows.payloads import Payloads
 from lambda_workflows.services import Services
@@ -27,6 +29,24 @@ def client(settings: Settings, service: str, session: Any = None) -> Any:
         endpoint_url=settings.endpoint_url,
         config=_CONFIG,
     )
+
+
+class AwsResources:
+    """The `Resources` of bindings: clients at the settings' endpoint, names from settings."""
+
+    def __init__(self, settings: Settings, session: Any = None, *, is_local: bool = False) -> None:
+        self._settings = settings
+        self._session = session
+        self._clients: dict[str, Any] = {}
+        self.is_local = is_local
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = client(self._settings, service, self._session)
+        return self._clients[service]
+
+    def resource_name(self, binding: str, default: str) -> str:
+        return self._settings.bindings.get(binding, default)
 
 
 def aws_services(settings: Settings, clock: Clock | None = None, session: Any = None) -> Services:
@@ -47,3 +67,9 @@ def aws_services(settings: Settings, clock: Clock | None = None, session: Any = 
         ),
         clock=clock or SystemClock(),
     )
+
+
+def deployed_engine(app: WorkflowApp, settings: Settings | None = None) -> Engine:
+    """The engine of a Lambda function: services and bindings from `LWF_*` settings."""
+    chosen = settings or Settings.from_env()
+    return Engine(app, aws_services(chosen), resources=AwsResources(chosen))

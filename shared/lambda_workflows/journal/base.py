@@ -140,6 +140,22 @@ class Journal(Protocol):
         or its status is not in `open_statuses`.
         """
 
+    def add_watcher(
+        self,
+        workflow: str,
+        instance_id: str,
+        watcher: str,
+        open_statuses: frozenset[InstanceStatus],
+    ) -> None:
+        """Add `watcher` to the instance's watchers (a set: adding twice is a no-op).
+
+        Raises `ConditionFailedError(current meta or None)` when the instance is missing
+        or its status is not in `open_statuses` (it has ended: read its outcome instead).
+        """
+
+    def remove_watchers(self, workflow: str, instance_id: str, watchers: Iterable[str]) -> None:
+        """Remove watchers that were notified (missing ones are fine)."""
+
     def replace_steps(
         self,
         workflow: str,

@@ -2,7 +2,8 @@
 
 Items of partition `pk = "<workflow>#<id>"`:
 - `sk = "meta"`: status, params, output, lease, inbox counter, timestamps (short names);
-  also `wf`/`gs`, the keys of the `by-workflow` GSI (newest first).
+  also `wf`/`gs`, the keys of the `by-workflow` GSI (newest first), and `wt`, the string
+  set of instances waiting for this one to end.
 - `sk = "s#<name>#<occurrence>"`: a step record packed in one JSON attribute `d`, plus its
   generation `g` and version `v` for conditions.
 - `sk = "e#<seq>"`: an inbox event; `sk = "eid#<event id>"`: dedupe marker of an event id.
@@ -113,6 +114,8 @@ def _meta_from_item(item: Mapping[str, Any]) -> InstanceMeta:
     }
     fields["status"] = InstanceStatus(fields["status"])
     fields.setdefault("params", None)
+    if "wt" in item:
+        fields["watchers"] = sorted(item["wt"]["SS"])
     return InstanceMeta(
         workflow=item["wf"]["S"],
         instance_id=item["id"]["S"],
@@ -427,6 +430,40 @@ class DynamoDBJournal:
             ConsistentRead=True,
         )["Item"]
         return _event_from_item(item)
+
+    def add_watcher(
+        self,
+        workflow: str,
+        instance_id: str,
+        watcher: str,
+        open_statuses: frozenset[InstanceStatus],
+    ) -> None:
+        statuses = {f":s{i}": {"S": str(s)} for i, s in enumerate(sorted(open_statuses))}
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": partition_key(workflow, instance_id)}, "sk": {"S": META_SK}},
+                UpdateExpression="ADD wt :w",
+                ConditionExpression=f"attribute_exists(pk) AND st IN ({', '.join(statuses)})",
+                ExpressionAttributeValues={":w": {"SS": [watcher]}, **statuses},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                old = exc.response.get("Item")
+                raise ConditionFailedError(_meta_from_item(old) if old else None) from None
+            raise
+
+    def remove_watchers(self, workflow: str, instance_id: str, watchers: Iterable[str]) -> None:
+        gone = sorted(set(watchers))
+        if not gone:
+            return
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": partition_key(workflow, instance_id)}, "sk": {"S": META_SK}},
+            UpdateExpression="DELETE wt :w",
+            ExpressionAttributeValues={":w": {"SS": gone}},
+        )
 
     def replace_steps(
         self,

@@ -148,6 +148,28 @@ class MemoryJournal:
             self.writes += 1
             return event, True
 
+    def add_watcher(
+        self,
+        workflow: str,
+        instance_id: str,
+        watcher: str,
+        open_statuses: frozenset[InstanceStatus],
+    ) -> None:
+        with self._lock:
+            part = self._partitions.get((workflow, instance_id))
+            if part is None or part.meta.status not in open_statuses:
+                raise ConditionFailedError(copy.deepcopy(part.meta) if part else None)
+            part.meta.watchers = sorted({*part.meta.watchers, watcher})
+            self.writes += 1
+
+    def remove_watchers(self, workflow: str, instance_id: str, watchers: Iterable[str]) -> None:
+        with self._lock:
+            part = self._partitions.get((workflow, instance_id))
+            if part is not None:
+                gone = set(watchers)
+                part.meta.watchers = [w for w in part.meta.watchers if w not in gone]
+                self.writes += 1
+
     def replace_steps(
         self,
         workflow: str,

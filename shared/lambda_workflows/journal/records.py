@@ -29,6 +29,7 @@ class StepKind(StrEnum):
     DO = "do"
     SLEEP = "sleep"
     WAIT_FOR_EVENT = "wait_for_event"
+    WAIT_FOR_WORKFLOW = "wait_for_workflow"
 
 
 class StepStatus(StrEnum):
@@ -64,6 +65,8 @@ class InstanceMeta:
     due_at: int | None = None
     """When the instance next needs a worker (its start, a deadline, its lease's end);
     None when nothing is pending. The sweeper re-sends wake-ups of overdue instances."""
+    watchers: list[str] = field(default_factory=list)
+    """Instances (`workflow#id`) waiting in `step.wait_for_workflow` for this one to end."""
 
 
 @dataclass
@@ -99,6 +102,11 @@ class StepRecord:
     @property
     def resolved(self) -> bool:
         return self.status in RESOLVED
+
+
+def watcher_key(workflow: str, instance_id: str) -> str:
+    """How an instance names itself in another's `watchers`."""
+    return f"{workflow}#{instance_id}"
 
 
 def step_key(name: str, occurrence: int) -> str:

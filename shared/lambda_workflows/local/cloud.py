@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from contextlib import ExitStack
 from typing import Any
 
-from lambda_workflows.aws.factory import aws_services, client
+from lambda_workflows.aws.factory import AwsResources, aws_services, client
+from lambda_workflows.bindings.base import BindingSpec
 from lambda_workflows.clock import Clock
 from lambda_workflows.journal.dynamodb import table_definition
 from lambda_workflows.local.moto_clock import moto_on_clock
@@ -29,9 +31,14 @@ class LocalCloud:
         prefix: str = "lwf",
         visibility_timeout: int = 60,
         endpoint_url: str | None = None,
+        bindings: Mapping[str, Any] | None = None,
     ) -> None:
-        """In-process moto by default; with `endpoint_url`, a moto server in this process."""
+        """In-process moto by default; with `endpoint_url`, a moto server in this process.
+
+        `bindings` (an app's) get their resources created too: buckets, tables, senders.
+        """
         self.clock = clock
+        self.bindings = dict(bindings or {})
         self.prefix = prefix
         self.visibility_timeout = visibility_timeout
         self.endpoint_url = endpoint_url
@@ -51,7 +58,7 @@ class LocalCloud:
             self._stack.enter_context(moto_on_clock(self.clock))
         if self.endpoint_url is None:
             self._stack.enter_context(mock_aws())
-        self.settings = self._create_resources()
+        self.settings = self._provision_bindings(self._create_resources())
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -69,6 +76,35 @@ class LocalCloud:
     def services(self) -> Services:
         """The engine's services on this cloud, on its clock."""
         return aws_services(self._settings, self.clock)
+
+    def resources(self) -> AwsResources:
+        """What the app's bindings bind to on this cloud."""
+        return AwsResources(self._settings, is_local=True)
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        """Every message sent through SES on this cloud, oldest first."""
+        from moto.ses.models import ses_backends
+
+        backend = ses_backends[ACCOUNT_ID][REGION]
+        return [
+            {
+                "from": m.source,
+                "to": list(m.destinations.get("ToAddresses", [])),
+                "subject": m.subject,
+                "body": m.body,
+            }
+            for m in backend.sent_messages
+        ]
+
+    def _provision_bindings(self, settings: Settings) -> Settings:
+        resources = AwsResources(settings, is_local=True)
+        names = {}
+        for name, spec in self.bindings.items():
+            if isinstance(spec, BindingSpec):
+                physical = spec.provision_local(name, resources, self.prefix)
+                if physical is not None:
+                    names[name] = physical
+        return settings.model_copy(update={"bindings": names})
 
     def _create_resources(self) -> Settings:
         base = Settings(

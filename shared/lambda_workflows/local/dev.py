@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambda_workflows.app import WorkflowApp
-from lambda_workflows.clock import SystemClock, now_ms, wait_real
+from lambda_workflows.clock import SystemClock, now_ms, to_ms, wait_real
+from lambda_workflows.crons import CronTicker
 from lambda_workflows.engine import Engine
 from lambda_workflows.journal.records import FINISHED, InstanceStatus
 from lambda_workflows.local.cloud import LocalCloud
@@ -39,8 +40,8 @@ class DevServer:
         endpoint = f"http://{self.host}:{self.port}"
         clock = SystemClock()
         try:
-            with LocalCloud(clock, endpoint_url=endpoint) as cloud:
-                engine = Engine(self.app, cloud.services())
+            with LocalCloud(clock, endpoint_url=endpoint, bindings=self.app.bindings) as cloud:
+                engine = Engine(self.app, cloud.services(), resources=cloud.resources())
                 pump = Pump(cloud, WorkerHandler(lambda: engine), clock, engine.sweeper)
                 assert cloud.settings is not None
                 self.out(f"lwf dev: local AWS (moto) at {endpoint}")
@@ -49,18 +50,22 @@ class DevServer:
                 self.out(f"  workflows: {', '.join(self.app.names)}")
                 if on_ready is not None:
                     on_ready(engine)
-                self._loop(engine, pump)
+                self._loop(engine, pump, CronTicker(engine.crons, clock.now()))
                 engine.worker.close()
         finally:
             server.stop()
 
-    def _loop(self, engine: Engine, pump: Pump) -> None:
+    def _loop(self, engine: Engine, pump: Pump, crons: CronTicker) -> None:
         while not self.stop.is_set():
+            crons.tick(pump.clock.now())
             pump.run_until_idle()
             self._report(engine)
             if self.stop_when is not None and self.stop_when(self):
                 return
             due = pump.next_due_ms()
+            tick = engine.crons.next_tick(pump.clock.now())
+            if tick is not None:
+                due = min(due, to_ms(tick)) if due is not None else to_ms(tick)
             delay = POLL_SECONDS
             if due is not None:
                 delay = min(delay, max(0.0, (due - now_ms(pump.clock)) / 1000))

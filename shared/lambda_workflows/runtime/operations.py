@@ -1,4 +1,4 @@
-"""One function per durable operation: do, sleep, wait_for_event.
+"""One function per durable operation: do, sleep, wait_for_event, wait_for_workflow.
 
 Each follows the same shape: claim a position; if the journal resolved it, wait for its
 replay turn and return what it returned; otherwise wait for the replay to drain and
@@ -27,12 +27,18 @@ from lambda_workflows.errors import (
     StepTimeoutError,
     WaitTimeoutError,
 )
+from lambda_workflows.instances import OPEN, child_done_event
+from lambda_workflows.journal.base import ConditionFailedError
 from lambda_workflows.journal.records import (
+    FINISHED,
     RESOLVED,
     EventRecord,
+    InstanceMeta,
+    InstanceStatus,
     StepKind,
     StepRecord,
     StepStatus,
+    watcher_key,
 )
 from lambda_workflows.payloads import NotJsonError, OutputTooLargeError
 from lambda_workflows.runtime.executor import IN_STEP, Claim, ReplayExecutor, error_info
@@ -306,4 +312,77 @@ async def wait_for_event(
         if ex.now() >= deadline:
             await _save(ex, claim, record, StepStatus.TIMED_OUT)
             raise WaitTimeoutError(name, event_type)
+        await ex.block(deadline)
+
+
+def _child_outcome(
+    ex: ReplayExecutor, child: InstanceMeta | None, workflow: str, instance_id: str
+) -> tuple[StepStatus, dict[str, Any]] | None:
+    """How a wait for `child` resolves now: (status, record fields), or None if not yet."""
+    if child is None:
+        error = {
+            "name": "InstanceNotFoundError",
+            "message": f"no instance {workflow}/{instance_id}",
+        }
+        return StepStatus.FAILED, {"error": error}
+    if child.status not in FINISHED:
+        return None
+    if child.status == InstanceStatus.COMPLETE:
+        output = ex.infra(lambda: ex.services.payloads.unpack(child.output, child.output_ref))
+        inline, ref, _ = ex.infra(
+            functools.partial(
+                ex.services.payloads.pack,
+                output,
+                owner=f"{ex.meta.workflow}/{ex.meta.instance_id}/{workflow}-{instance_id}",
+            )
+        )
+        return StepStatus.SUCCEEDED, {"result": inline, "result_ref": ref}
+    cause = child.error or {}
+    detail = f": {cause.get('name')}: {cause.get('message')}" if cause else ""
+    error = {
+        "name": f"Workflow{str(child.status).capitalize()}",
+        "message": f"{workflow}/{instance_id} {child.status}{detail}",
+    }
+    return StepStatus.FAILED, {"error": error}
+
+
+async def wait_for_workflow(
+    ex: ReplayExecutor, name: str, workflow: str, instance_id: str, timeout_ms: int
+) -> Any:
+    """Suspend until another instance ends; return its output (its failure: `StepError`).
+
+    The waiter registers itself in the child's `watchers`; the child's end delivers an
+    internal event that wakes the waiter, which then reads the child's outcome. Every
+    pass reads the child first, so a lost notification only delays the waiter until its
+    deadline, never hides the outcome.
+    """
+    claim = ex.claim(name, StepKind.WAIT_FOR_WORKFLOW)
+    record = claim.record
+    if record is not None and record.resolved:
+        assert record.done is not None
+        await ex.turn(record.done)
+        return _replayed_value(ex, record)
+    await ex.live_turn()
+    journal = ex.services.journal
+    me = watcher_key(ex.meta.workflow, ex.meta.instance_id)
+    kind = child_done_event(workflow, instance_id)
+    while True:
+        child = ex.infra(lambda: journal.get_meta(workflow, instance_id))
+        outcome = _child_outcome(ex, child, workflow, instance_id)
+        if outcome is not None:
+            status, fields = outcome
+            resolved = await _save(ex, claim, record, status, event_type=kind, **fields)
+            return _replayed_value(ex, resolved)
+        if record is None:
+            try:
+                ex.infra(lambda: journal.add_watcher(workflow, instance_id, me, OPEN))
+            except ConditionFailedError:
+                continue
+            record = await _save(
+                ex, claim, None, StepStatus.WAITING, wake_at=ex.now() + timeout_ms, event_type=kind
+            )
+        deadline = record.wake_at or 0
+        if ex.now() >= deadline:
+            await _save(ex, claim, record, StepStatus.TIMED_OUT)
+            raise WaitTimeoutError(name, kind)
         await ex.block(deadline)

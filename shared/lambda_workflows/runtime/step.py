@@ -18,7 +18,13 @@ from lambda_workflows.config import (
     step_config,
 )
 from lambda_workflows.errors import ValidationError
-from lambda_workflows.names import check_event_type, check_step_name
+from lambda_workflows.instances import Instance
+from lambda_workflows.names import (
+    check_event_type,
+    check_instance_id,
+    check_step_name,
+    check_workflow_name,
+)
 from lambda_workflows.runtime import operations
 from lambda_workflows.runtime.executor import ReplayExecutor
 
@@ -90,3 +96,30 @@ class DurableStep(WorkflowStep):
         if length > MAX_SLEEP:
             raise ValidationError(f"wait_for_event {name!r}: timeout of at most 365 days")
         return await operations.wait_for_event(self._ex, name, type, int(length / _MS))
+
+    async def wait_for_workflow(
+        self, name: str, instance: Any, *, timeout: Duration = "365 days"
+    ) -> Any:
+        check_step_name(name)
+        workflow, instance_id = _instance_ref(name, instance)
+        length = parse_duration(timeout, what=f"wait_for_workflow {name!r} timeout")
+        if length > MAX_SLEEP:
+            raise ValidationError(f"wait_for_workflow {name!r}: timeout of at most 365 days")
+        return await operations.wait_for_workflow(
+            self._ex, name, workflow, instance_id, int(length / _MS)
+        )
+
+
+def _instance_ref(name: str, instance: Any) -> tuple[str, str]:
+    if isinstance(instance, Instance):
+        return instance.workflow, instance.id
+    if (
+        isinstance(instance, tuple | list)
+        and len(instance) == 2
+        and all(isinstance(part, str) for part in instance)
+    ):
+        return check_workflow_name(instance[0]), check_instance_id(instance[1])
+    raise ValidationError(
+        f"wait_for_workflow {name!r}: expected an Instance or a (workflow, id) pair, "
+        f"got {instance!r}"
+    )

@@ -13,8 +13,9 @@ from aws_lambda_powertools import Logger
 from lambda_workflows.api import Env
 from lambda_workflows.app import WorkflowApp
 from lambda_workflows.clock import now_ms
+from lambda_workflows.instances import notify_watchers
 from lambda_workflows.journal.base import ConditionFailedError, MetaCondition
-from lambda_workflows.journal.records import RUNNABLE, InstanceMeta, InstanceStatus
+from lambda_workflows.journal.records import FINISHED, RUNNABLE, InstanceMeta, InstanceStatus
 from lambda_workflows.payloads import NotJsonError, OutputTooLargeError
 from lambda_workflows.runtime.executor import Outcome, ReplayExecutor
 from lambda_workflows.runtime.policy import LeasePolicy
@@ -120,6 +121,9 @@ class Worker:
             logger.remove_keys(["instance"])
 
     def _not_leased(self, wakeup: Wakeup, current: InstanceMeta | None, now: int) -> str:
+        if current is not None and current.status in FINISHED and current.watchers:
+            notify_watchers(self.services, current)  # a crash cut the first notification
+            return "stale"
         if (
             current is not None
             and current.status == InstanceStatus.WAITING_FOR_PAUSE
@@ -233,12 +237,15 @@ class Worker:
         if outcome.kind == "errored":
             changes.update(status=InstanceStatus.ERRORED, error=outcome.error)
         try:
-            self.services.journal.update_meta(
+            ended = self.services.journal.update_meta(
                 wakeup.workflow,
                 wakeup.instance_id,
                 changes,
                 _owned(wakeup, owner),
+                return_new=True,
             )
         except ConditionFailedError:
             return "lost"
+        if ended is not None:
+            notify_watchers(self.services, ended)
         return str(changes["status"])

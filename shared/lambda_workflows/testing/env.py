@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+from lambda_workflows.api import Env
 from lambda_workflows.app import WorkflowApp
 from lambda_workflows.clock import VirtualClock, from_ms
 from lambda_workflows.config import Duration, parse_duration
@@ -29,7 +30,12 @@ class StatusNotReachedError(WorkflowError, AssertionError):
 
 
 class WorkflowTestEnv:
-    """An app on moto with a virtual clock; time skips to the next wake-up when idle."""
+    """An app on moto with a virtual clock; time skips to the next wake-up when idle.
+
+    One may be open at a time in a process (moto's state and its clock are global).
+    """
+
+    _open: ClassVar[WorkflowTestEnv | None] = None
 
     def __init__(
         self,
@@ -40,7 +46,7 @@ class WorkflowTestEnv:
     ) -> None:
         self.app = app
         self.clock = VirtualClock(start)
-        self.cloud = LocalCloud(self.clock)
+        self.cloud = LocalCloud(self.clock, bindings=app.bindings)
         self._worker_settings = worker_settings
         self._engine: Engine | None = None
         self._pump: Pump | None = None
@@ -48,9 +54,21 @@ class WorkflowTestEnv:
         self._introspectors: list[Introspector] = []
 
     def __enter__(self) -> WorkflowTestEnv:
-        self.cloud.__enter__()
+        if WorkflowTestEnv._open is not None:
+            raise RuntimeError(
+                "another WorkflowTestEnv is open: moto's state and clock are per process, "
+                "so close it first (one env per test)"
+            )
+        WorkflowTestEnv._open = self
+        try:
+            self.cloud.__enter__()
+        except BaseException:
+            WorkflowTestEnv._open = None
+            raise
         services = dataclasses.replace(self.cloud.services(), interceptor=self.interceptor)
-        self._engine = Engine(self.app, services, self._worker_settings)
+        self._engine = Engine(
+            self.app, services, self._worker_settings, resources=self.cloud.resources()
+        )
         self.handler = WorkerHandler(lambda: self.engine)
         self._pump = Pump(
             self.cloud,
@@ -62,9 +80,12 @@ class WorkflowTestEnv:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._engine is not None:
-            self._engine.worker.close()
-        self.cloud.__exit__(*exc)
+        try:
+            if self._engine is not None:
+                self._engine.worker.close()
+            self.cloud.__exit__(*exc)
+        finally:
+            WorkflowTestEnv._open = None
 
     @property
     def engine(self) -> Engine:
@@ -78,9 +99,38 @@ class WorkflowTestEnv:
             raise RuntimeError("use WorkflowTestEnv as a context manager")
         return self._pump
 
+    @property
+    def env(self) -> Env:
+        """The app's live bindings, as workflows see them (`env.env.BUCKET.put(...)`)."""
+        return self.engine.env
+
     def binding(self, workflow: str) -> WorkflowBinding:
         """The instance API of a workflow of the app."""
         return self.engine.binding(workflow)
+
+    def fire_cron(self, name: str | None = None, at: datetime | None = None) -> Any:
+        """Run one tick of a declared cron (the only one when `name` is None).
+
+        Without `at`, the clock first moves to the cron's next tick. Returns the handler's
+        result; a tick whose instance exists already is a no-op (None). Crons never fire
+        by themselves in a test env (time skipping would fire them forever).
+        """
+        if name is None:
+            names = [c.name for c in self.app.crons]
+            if len(names) != 1:
+                raise ValidationError(f"name the cron to fire; the app has {names}")
+            name = names[0]
+        runner = self.engine.crons
+        if at is None:
+            at = runner.next_tick(self.now(), name)
+            if at is None:
+                raise ValidationError(f"cron {name!r} has no tick after {self.now()}")
+            self.clock.advance_to(at)
+        return runner.fire(name, at)
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        """Every email the app sent (`from`, `to`, `subject`, `body`), oldest first."""
+        return self.cloud.sent_emails()
 
     def now(self) -> datetime:
         """The virtual time (aware UTC)."""

@@ -7,6 +7,7 @@ closed (the end of its `with` block) or the test env ends.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -132,11 +133,8 @@ class Introspector:
             done = modifiers.delivered.get(instance_id, 0)
             instance = self._env.binding(self.workflow).get(instance_id)
             for event_type, payload in modifiers.events[done:]:
-                try:
+                with contextlib.suppress(InstanceConflictError):  # it has ended
                     instance.send_event(event_type, payload)
-                except InstanceConflictError:
-                    pass
-                else:
                     sent = True
             modifiers.delivered[instance_id] = len(modifiers.events)
         return sent
