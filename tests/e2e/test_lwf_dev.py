@@ -33,9 +33,18 @@ def _lwf(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_lwf_dev_runs_the_demo_instances_to_completion() -> None:
     result = _lwf("dev", "--port", str(_free_port()), "--seed-demo", "--exit-when-done")
     assert result.returncode == 0, result.stderr
-    assert "[fan-out] demo-fan-out: complete" in result.stdout
-    assert "[approval] demo-approval: complete" in result.stdout
+    for workflow in (
+        "image-processing",
+        "data-pipeline",
+        "approval",
+        "fan-out",
+        "parent-child",
+        "race",
+    ):
+        assert f"[{workflow}] demo-{workflow}: complete" in result.stdout
+    assert "[child-task] demo-parent-child-child-0: complete" in result.stdout
     assert "LWF_TABLE_NAME=lwf-journal" in result.stdout
+    assert 'LWF_BINDINGS={"BUCKET": "lwf-bucket", "DB": "lwf-app-data"}' in result.stdout
 
 
 def test_lwf_dev_in_process(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,11 +8,19 @@ from lambda_workflows import load_app
 from lambda_workflows.testing import WorkflowTestEnv
 
 
-def test_approval_times_out() -> None:  # the README's snippet, verbatim
+# The README's two snippets, verbatim (tests/unit/test_docs.py checks them).
+def test_approval_times_out():
     with WorkflowTestEnv(load_app()) as env:
         env.binding("approval").create(id="req-1", params={"user_id": "u1"})
         status = env.wait_for_status("approval", "req-1", "complete")  # 48 h pass in ms
         assert status["output"] == {"approved": False, "reason": "timeout"}
+
+
+def test_approved(workflows):
+    with workflows.introspect("approval", "req-1") as i:
+        i.mock_event("approval-response", {"approved": True})
+        workflows.binding("approval").create(id="req-1", params={"user_id": "u1"})
+        assert i.wait_for_status("complete")["output"] == {"approved": True}
 
 
 def test_the_design_snippet_with_a_mocked_event() -> None:  # DESIGN.md section 8
