@@ -93,7 +93,9 @@ class Cron:
         if not callable(self.handler):
             raise ValidationError(f"cron {self.expression!r}: handler must be callable")
         if not self.name:
-            default = re.sub(r"[^a-zA-Z0-9_-]+", "-", self.handler.__qualname__).strip("-")
+            handler = getattr(self.handler, "func", self.handler)  # functools.partial
+            qualname = getattr(handler, "__qualname__", None) or type(handler).__qualname__
+            default = re.sub(r"[^a-zA-Z0-9_-]+", "-", qualname).strip("-")
             object.__setattr__(self, "name", default.lower()[:64] or "cron")
         check_workflow_name(self.name)
 

@@ -205,7 +205,7 @@ class Instance:
                 "generation": meta.generation + 1,
                 "lease_owner": None,
                 "lease_until": None,
-                "due_at": None,
+                "due_at": now_ms(services.clock),  # cleared once waiting parents are told
                 "finished_at": now_ms(services.clock),
             },
             "terminate",
@@ -310,8 +310,9 @@ def child_done_event(workflow: str, instance_id: str) -> str:
 
 
 def notify_watchers(services: Services, meta: InstanceMeta) -> None:
-    """Tell every instance waiting for this one (`step.wait_for_workflow`) that it ended."""
-    if not meta.watchers:
+    """Tell every instance waiting for this one (`step.wait_for_workflow`) that it ended,
+    then settle: remove them and clear `due_at` (the sweeper's reminder to do this)."""
+    if not meta.watchers and meta.due_at is None:
         return
     for watcher in meta.watchers:
         workflow, _, instance_id = watcher.partition("#")
@@ -327,7 +328,9 @@ def notify_watchers(services: Services, meta: InstanceMeta) -> None:
             )
         except ConditionFailedError:
             continue
-    services.journal.remove_watchers(meta.workflow, meta.instance_id, meta.watchers)
+    services.journal.settle_watchers(
+        meta.workflow, meta.instance_id, meta.watchers, meta.generation
+    )
 
 
 class WorkflowBinding:

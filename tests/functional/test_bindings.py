@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -191,40 +192,39 @@ def test_bucket_and_table_bind_to_mapped_or_logical_names() -> None:
 # Bucket --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("value", "content_type", "stored"),
-    [
-        (b"\x00\xffraw", "application/octet-stream", b"\x00\xffraw"),
-        ("héllo", "text/plain; charset=utf-8", "héllo".encode()),
-        ({"a": [1, 2.5, None, True], "b": "x"}, "application/json", b'{"a":[1,2.5,null,true],"b":"x"}'),
-    ],
-    ids=["bytes", "str", "json"],
-)
-def test_bucket_put_then_get(
-    env: WorkflowTestEnv, value: Any, content_type: str, stored: bytes
-) -> None:
-    files = env.env.FILES
-    put = files.put("dir/obj", value)
-    assert put.key == "dir/obj"
-    assert put.size == len(stored)
-    assert put.content_type == content_type
-    assert put.etag == hashlib.md5(stored).hexdigest()  # noqa: S324 (S3's etag)
-    assert put.body is None
+PUT_CASES: list[tuple[str, Any, str, bytes]] = [
+    ("bytes", b"\x00\xffraw", "application/octet-stream", b"\x00\xffraw"),
+    ("str", "héllo", "text/plain; charset=utf-8", "héllo".encode()),
+    ("json", {"a": [1, 2.5, None], "b": True}, "application/json", b'{"a":[1,2.5,null],"b":true}'),
+]
 
-    got = files.get("dir/obj")
-    assert got is not None
-    assert got.body == stored
-    assert got.size == len(stored)
-    assert got.content_type == content_type
-    assert got.etag == put.etag
-    assert got.uploaded is not None
-    if isinstance(value, bytes):
-        assert got.body == value
-    elif isinstance(value, str):
-        assert got.text() == value
-    else:
-        assert got.json() == value
-        assert json.loads(got.text()) == value
+
+def test_bucket_put_then_get(env: WorkflowTestEnv, subtests: pytest.Subtests) -> None:
+    files = env.env.FILES
+    for kind, value, content_type, stored in PUT_CASES:
+        with subtests.test(kind=kind):
+            key = f"dir/{kind}"
+            put = files.put(key, value)
+            assert put.key == key
+            assert put.size == len(stored)
+            assert put.content_type == content_type
+            assert put.etag == hashlib.md5(stored).hexdigest()  # S3's etag of a simple upload
+            assert put.body is None
+
+            got = files.get(key)
+            assert got is not None
+            assert got.body == stored
+            assert got.size == len(stored)
+            assert got.content_type == content_type
+            assert got.etag == put.etag
+            assert got.uploaded is not None
+            if isinstance(value, bytes):
+                assert got.body == value
+            elif isinstance(value, str):
+                assert got.text() == value
+            else:
+                assert got.json() == value
+                assert json.loads(got.text()) == value
 
 
 def test_bucket_json_scalars_and_explicit_content_type(env: WorkflowTestEnv) -> None:
@@ -340,13 +340,13 @@ def test_bucket_delete_one_and_several(env: WorkflowTestEnv) -> None:
     assert files.list().objects == []
 
 
-@pytest.mark.parametrize("limit", [0, -1, 1001])
-def test_bucket_list_limit_out_of_range(env: WorkflowTestEnv, limit: int) -> None:
-    with pytest.raises(ValidationError, match="limit must be between 1 and 1000"):
-        env.env.FILES.list(limit=limit)
-
-
-def test_bucket_list_limit_bounds_are_inclusive(env: WorkflowTestEnv) -> None:
+def test_bucket_list_limit_bounds(env: WorkflowTestEnv, subtests: pytest.Subtests) -> None:
+    for limit in (0, -1, 1001):
+        with (
+            subtests.test(limit=limit),
+            pytest.raises(ValidationError, match="limit must be between 1 and 1000"),
+        ):
+            env.env.FILES.list(limit=limit)
     files = env.env.FILES
     files.put("a", b"1")
     files.put("b", b"2")
@@ -356,11 +356,14 @@ def test_bucket_list_limit_bounds_are_inclusive(env: WorkflowTestEnv) -> None:
     assert _keys(files.list(limit=1000).objects) == ["a", "b"]
 
 
-@pytest.mark.parametrize("value", [object(), {"when": {1, 2}}, bytearray(b"x")])
-def test_bucket_put_rejects_non_json_values(env: WorkflowTestEnv, value: Any) -> None:
-    with pytest.raises(ValidationError, match="must be bytes, str or JSON"):
-        env.env.FILES.put("bad", value)
-    assert env.env.FILES.head("bad") is None
+def test_bucket_put_rejects_non_json_values(
+    env: WorkflowTestEnv, subtests: pytest.Subtests
+) -> None:
+    for value in (object(), {"when": {1, 2}}, bytearray(b"x")):
+        with subtests.test(value=value):
+            with pytest.raises(ValidationError, match="must be bytes, str or JSON"):
+                env.env.FILES.put("bad", value)
+            assert env.env.FILES.head("bad") is None
 
 
 def test_bucket_delete_batches_by_1000() -> None:
@@ -440,10 +443,6 @@ def test_table_put_with_tuple_values(env: WorkflowTestEnv) -> None:
     assert db.get({"pk": "p", "sk": "t"}) == {"pk": "p", "sk": "t", "pair": [1, 2.5]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="table.py _from_dynamo: binary attributes come back as boto3 Binary, not bytes",
-)
 def test_table_bytes_come_back_as_bytes(env: WorkflowTestEnv) -> None:
     db = env.env.DB
     db.put({"pk": "p", "sk": "bin", "blob": b"\x00abc"})
@@ -466,22 +465,26 @@ def test_table_get_missing_replace_and_delete(env: WorkflowTestEnv) -> None:
     db.delete({"pk": "a", "sk": "missing"})
 
 
-@pytest.mark.parametrize(
-    ("key", "missing"),
-    [({"pk": "a"}, "['sk']"), ({"sk": "b"}, "['pk']"), ({"other": 1}, "['pk', 'sk']")],
-)
-def test_table_missing_key_attributes(env: WorkflowTestEnv, key: dict[str, Any], missing: str) -> None:
+def test_table_missing_key_attributes(env: WorkflowTestEnv, subtests: pytest.Subtests) -> None:
     db = env.env.DB
-    pattern = f"table 'lwf-things': the key needs {missing}".replace("[", r"\[").replace(
-        "]", r"\]"
-    )
-    for call in (db.get, db.put, db.delete):
-        with pytest.raises(ValidationError, match=pattern):
-            call(key)
-    with pytest.raises(ValidationError, match=pattern):
-        db.put_many([{"pk": "ok", "sk": "ok"}, key])
-    # nothing of the rejected batch was written
-    assert db.get({"pk": "ok", "sk": "ok"}) is None
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"pk": "a"}, "['sk']"),
+        ({"sk": "b"}, "['pk']"),
+        ({"other": 1}, "['pk', 'sk']"),
+    ]
+    for key, missing in cases:
+        pattern = re.escape(f"table 'lwf-things': the key needs {missing}")
+        for call in (db.get, db.put, db.delete):
+            with (
+                subtests.test(key=key, call=call.__name__),
+                pytest.raises(ValidationError, match=pattern),
+            ):
+                call(key)
+        with subtests.test(key=key, call="put_many"):
+            with pytest.raises(ValidationError, match=pattern):
+                db.put_many([{"pk": "ok", "sk": "ok"}, key])
+            # nothing of the rejected batch was written
+            assert db.get({"pk": "ok", "sk": "ok"}) is None
 
 
 def _seed_orders(db: Any) -> None:
@@ -529,11 +532,6 @@ def test_table_query(env: WorkflowTestEnv) -> None:
     assert db.query("alice", sort_prefix="nothing#") == []
 
 
-def test_table_query_sort_prefix_needs_a_sort_key(env: WorkflowTestEnv) -> None:
-    with pytest.raises(ValidationError, match="table 'lwf-kv' has no sort key"):
-        env.env.KV.query("x", sort_prefix="a")
-
-
 def test_table_put_many_batches(env: WorkflowTestEnv) -> None:
     db = env.env.DB
     items = [{"pk": "bulk", "sk": f"{n:03d}", "n": n, "half": n / 2} for n in range(60)]
@@ -561,7 +559,10 @@ def test_table_query_follows_pages_and_stops_at_limit() -> None:
     page_key = {"pk": {"S": "p"}, "sk": {"S": "b"}}
     ddb = FakeDynamo(
         [
-            {"Items": [_dynamo_item("p", "a"), _dynamo_item("p", "b")], "LastEvaluatedKey": page_key},
+            {
+                "Items": [_dynamo_item("p", "a"), _dynamo_item("p", "b")],
+                "LastEvaluatedKey": page_key,
+            },
             {"Items": [_dynamo_item("p", "c")], "LastEvaluatedKey": {"pk": {"S": "p"}}},
         ]
     )
@@ -600,6 +601,8 @@ def test_table_without_sort_key(env: WorkflowTestEnv) -> None:
     assert kv.query("k") == [{"id": "k", "value": {"n": 1, "f": 0.5}}]
     with pytest.raises(ValidationError, match=r"the key needs \['id'\]"):
         kv.put({"pk": "k"})
+    with pytest.raises(ValidationError, match="table 'lwf-kv' has no sort key"):
+        kv.query("k", sort_prefix="a")
     kv.delete({"id": "k"})
     assert kv.get({"id": "k"}) is None
     assert kv.put_many([{"id": f"i{n}"} for n in range(30)]) == 30
@@ -637,14 +640,14 @@ def test_email_send_to_a_list_with_html(env: WorkflowTestEnv) -> None:
     assert [m["body"] for m in sent] == ["<b>html</b>", "again"]
 
 
-@pytest.mark.parametrize(
-    "to",
-    [[], (), "not-an-address", ["ok@example.com", "not-an-address"], [None], ""],
-    ids=["empty-list", "empty-tuple", "no-at", "one-bad", "not-a-string", "empty-string"],
-)
-def test_email_bad_recipients(env: WorkflowTestEnv, to: Any) -> None:
-    with pytest.raises(ValidationError, match="Email.send: bad recipients"):
-        env.env.MAIL.send(to, "s", "t")
+def test_email_bad_recipients(env: WorkflowTestEnv, subtests: pytest.Subtests) -> None:
+    bad: list[Any] = [[], (), "not-an-address", ["ok@example.com", "not-an-address"], [None], ""]
+    for to in bad:
+        with (
+            subtests.test(to=to),
+            pytest.raises(ValidationError, match=r"Email\.send: bad recipients"),
+        ):
+            env.env.MAIL.send(to, "s", "t")
     assert env.sent_emails() == []
 
 
@@ -689,24 +692,23 @@ def test_local_ai_answers_deterministically(env: WorkflowTestEnv) -> None:
     assert hashlib.sha256(b"another image").hexdigest()[:12] in other
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"prompt": ""}, "non-empty prompt"),
-        ({"prompt": "   \n"}, "non-empty prompt"),
-        ({"prompt": None}, "non-empty prompt"),
-        ({"prompt": "hi", "image_format": "bmp"}, "image_format must be one of"),
-        ({"prompt": "hi", "image": b"x", "image_format": "JPEG"}, "image_format must be one of"),
-    ],
-    ids=["empty", "blank", "none", "bmp", "uppercase"],
-)
-def test_ai_rejects_bad_input(env: WorkflowTestEnv, kwargs: dict[str, Any], message: str) -> None:
-    prompt = kwargs.pop("prompt")
-    with pytest.raises(ValidationError, match=message):
-        env.env.AI.run(prompt, **kwargs)
+BAD_AI_INPUT: list[tuple[Any, dict[str, Any], str]] = [
+    ("", {}, "non-empty prompt"),
+    ("   \n", {}, "non-empty prompt"),
+    (None, {}, "non-empty prompt"),
+    ("hi", {"image_format": "bmp"}, "image_format must be one of"),
+    ("hi", {"image": b"x", "image_format": "JPEG"}, "image_format must be one of"),
+]
+
+
+def test_ai_rejects_bad_input(env: WorkflowTestEnv, subtests: pytest.Subtests) -> None:
     bedrock = FakeBedrock()
-    with pytest.raises(ValidationError, match=message):
-        BedrockAI(bedrock, "m").run(prompt, **kwargs)
+    for prompt, kwargs, message in BAD_AI_INPUT:
+        with subtests.test(prompt=prompt, **kwargs):
+            with pytest.raises(ValidationError, match=message):
+                env.env.AI.run(prompt, **kwargs)
+            with pytest.raises(ValidationError, match=message):
+                BedrockAI(bedrock, "m").run(prompt, **kwargs)
     assert bedrock.calls == []
 
 
@@ -868,3 +870,17 @@ def test_settings_reject_invalid_bindings_json(raw: str) -> None:
 def test_settings_reject_bindings_that_are_not_a_name_map(raw: str) -> None:
     with pytest.raises(ValidationError, match="invalid settings: LWF_BINDINGS"):
         Settings.from_env({**BASE_ENV, "LWF_BINDINGS": raw})
+
+
+def test_values_a_store_cannot_hold_are_refused_clearly(env: WorkflowTestEnv) -> None:
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValidationError, match="DynamoDB"):
+            env.env.DB.put({"pk": "p", "sk": "nan", "x": bad})
+        with pytest.raises(ValidationError, match="JSON"):
+            env.env.FILES.put("nan.json", {"x": bad})
+    assert env.env.DB.get({"pk": "p", "sk": "nan"}) is None
+    assert env.env.FILES.head("nan.json") is None
+    with pytest.raises(ValidationError, match="empty"):
+        env.env.AI.run("describe", image=b"")
+    stored = env.env.FILES.put("m", b"x", metadata={"Owner": "Bob"})
+    assert stored.metadata == env.env.FILES.get("m").metadata == {"owner": "Bob"}

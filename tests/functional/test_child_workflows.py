@@ -184,3 +184,62 @@ def test_a_crash_between_the_childs_end_and_the_notification(env: WorkflowTestEn
     # the child's message came back after its visibility timeout and finished the job
     assert timedelta(hours=1) < env.now() - START < timedelta(hours=1, minutes=5)
     assert env.binding("child").get("p-0").status()["status"] == "complete"
+
+
+class EventChild(WorkflowEntrypoint[Any]):
+    async def run(self, event: Any, step: Any) -> Any:
+        got = await step.wait_for_event("go", type="go", timeout="365 days")
+        return {"got": got["payload"]}
+
+
+class Waiting(WorkflowEntrypoint[Any]):
+    async def run(self, event: Any, step: Any) -> Any:
+        try:
+            return await step.wait_for_workflow("wait", ("kid", "c"), timeout="30 days")
+        except StepError as exc:
+            return exc.error_type
+
+
+KIDS = WorkflowApp([Workflow("kid", EventChild), Workflow("waiting", Waiting)])
+
+
+def test_a_child_restarted_after_notifying_still_tells_its_parent(make_env: Any) -> None:
+    env: WorkflowTestEnv = make_env(KIDS, start=START)
+    child = env.binding("kid").create(id="c")
+    env.binding("waiting").create(id="p")
+    env.run_until_idle()
+    child.send_event("go", 1)
+    env.pump.deliver_once()  # only the child runs: it ends and tells the parent
+    assert child.status()["status"] == "complete"
+    child.restart()  # an operator re-runs it before the parent has looked
+    env.run_until_idle()
+    assert env.binding("waiting").get("p").status()["status"] == "waiting"
+    child.send_event("go", 2)
+    status = env.wait_for_status("waiting", "p", "complete")
+    assert status["output"] == {"got": 2}
+    assert env.now() - START < timedelta(minutes=1)
+
+
+def test_a_crash_inside_terminate_is_finished_by_the_sweeper(make_env: Any) -> None:
+    env: WorkflowTestEnv = make_env(KIDS, start=START)
+    child = env.binding("kid").create(id="c")
+    env.binding("waiting").create(id="p")
+    env.run_until_idle()
+    ddb = env.engine.services.journal._ddb  # type: ignore[attr-defined]
+    crashes = {"left": 1}
+
+    def crash_once(**_: Any) -> None:
+        if crashes["left"]:
+            crashes["left"] -= 1
+            raise ConnectionError("the API Lambda died after the terminate write")
+
+    ddb.meta.events.register("before-call.dynamodb.TransactWriteItems", crash_once)
+    with pytest.raises(ConnectionError):
+        child.terminate()
+    assert child.status()["status"] == "terminated"
+    status = env.wait_for_status("waiting", "p", "complete")
+    assert status["output"] == "WorkflowTerminated"
+    assert env.now() - START < timedelta(minutes=5)  # the sweeper's grace, not 30 days
+    meta = env.engine.services.journal.get_meta("kid", "c")
+    assert meta is not None
+    assert (meta.watchers, meta.due_at) == ([], None)

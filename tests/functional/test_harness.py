@@ -240,3 +240,28 @@ def test_the_workflows_fixture_runs_the_configured_app(workflows: WorkflowTestEn
         i.mock_event("approval-response", {"approved": True})
         workflows.binding("approval").create(id="fixture", params={"user_id": "u"})
         assert i.wait_for_status("complete")["output"] == {"approved": True}
+
+
+class Spawner(WorkflowEntrypoint[Any]):
+    async def run(self, event: Any, step: Any) -> Any:
+        await step.sleep("later", "1 hour")
+        await step.do("spawn", lambda: self.env.CHARGE.create(id="spawned").id)
+
+
+def test_waits_on_an_instance_that_something_else_creates_later(make_env: Any) -> None:
+    env: WorkflowTestEnv = make_env(
+        WorkflowApp([Workflow("charge", Charge, binding="CHARGE"), Workflow("spawner", Spawner)])
+    )
+    calls.reset(env.clock)
+    with env.introspect("charge", "spawned") as i:
+        env.binding("spawner").create(id="s")
+        assert i.wait_for_step_result("quote") == {"amount": 42}
+        assert i.wait_for_status("complete")["output"]["paid"] == "paid"
+    with pytest.raises(StatusNotReachedError, match="does not exist"):
+        env.wait_for_status("charge", "never-created", "complete")
+
+
+def test_only_one_env_at_a_time(env: WorkflowTestEnv) -> None:
+    with pytest.raises(RuntimeError, match="another WorkflowTestEnv is open"), WorkflowTestEnv(APP):
+        pass
+    assert env.binding("charge").create(id="still-works").id == "still-works"

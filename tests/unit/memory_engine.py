@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lambda_workflows import WorkflowApp
-from lambda_workflows.clock import VirtualClock, from_ms, now_ms
+from lambda_workflows.clock import Clock, VirtualClock, from_ms, now_ms
 from lambda_workflows.engine import Engine
 from lambda_workflows.journal import MemoryJournal
 from lambda_workflows.payloads import MemoryBlobStore, Payloads
@@ -12,8 +12,8 @@ from lambda_workflows.wakeups import MemoryWakeups
 
 
 class MemoryEngine:
-    def __init__(self, app: WorkflowApp) -> None:
-        self.clock = VirtualClock()
+    def __init__(self, app: WorkflowApp, clock: Clock | None = None) -> None:
+        self.clock = clock or VirtualClock()
         self.journal = MemoryJournal()
         self.wakeups = MemoryWakeups()
         self.blobs = MemoryBlobStore()
@@ -27,7 +27,7 @@ class MemoryEngine:
         while self.wakeups.sent and delivered < max_deliveries:
             self.wakeups.sent.sort(key=lambda sent: sent[1])
             wakeup, at = self.wakeups.sent.pop(0)
-            if at > now_ms(self.clock):
+            if at > now_ms(self.clock) and isinstance(self.clock, VirtualClock):
                 self.clock.advance_to(from_ms(at))
             self.engine.worker.process(wakeup, lambda: 900_000)
             delivered += 1

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
-from lambda_workflows import ValidationError, Workflow, WorkflowApp, WorkflowEntrypoint
+from lambda_workflows import Cron, ValidationError, Workflow, WorkflowApp, WorkflowEntrypoint
 from lambda_workflows.app import import_app, load_app
 from lambda_workflows.errors import WorkflowNotFoundError
 from lambda_workflows.names import check_event_type, check_instance_id, check_step_name
@@ -82,3 +83,25 @@ def test_settings_from_environment() -> None:
     assert Settings.from_env(settings.to_env()) == settings
     with pytest.raises(ValidationError, match="LWF_QUEUE_URL"):
         Settings.from_env({"LWF_TABLE_NAME": "t", "LWF_BUCKET_NAME": "b"})
+
+
+def _tick(scheduled_time: object, env: object) -> None:
+    return None
+
+
+class _Ticker:
+    def __call__(self, scheduled_time: object, env: object) -> None:
+        return None
+
+
+def test_cron_names_default_from_any_callable_and_expressions_are_checked() -> None:
+    assert Cron("rate(1 hour)", _tick).name == "_tick"
+    assert Cron("rate(1 hour)", functools.partial(_tick)).name == "_tick"
+    assert Cron("rate(1 hour)", _Ticker()).name == "_ticker"
+    assert Cron("cron(0 0 * * ? *)", _tick, name="nightly").name == "nightly"
+    with pytest.raises(ValidationError, match="minutes"):
+        Cron("cron(61 0 * * ? *)", _tick)
+    with pytest.raises(ValidationError, match="cron names used twice"):
+        WorkflowApp([], crons=[Cron("rate(1 hour)", _tick), Cron("rate(2 hours)", _tick)])
+    with pytest.raises(ValidationError, match="no cron named"):
+        WorkflowApp([]).cron("missing")

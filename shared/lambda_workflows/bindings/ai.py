@@ -13,9 +13,11 @@ DEFAULT_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 IMAGE_FORMATS = frozenset({"png", "jpeg", "gif", "webp"})
 
 
-def _check(prompt: str, image_format: str) -> None:
+def _check(prompt: str, image: bytes | None, image_format: str) -> None:
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValidationError("AI.run needs a non-empty prompt")
+    if image is not None and not image:
+        raise ValidationError("AI.run: the image is empty")
     if image_format not in IMAGE_FORMATS:
         raise ValidationError(f"AI.run: image_format must be one of {sorted(IMAGE_FORMATS)}")
 
@@ -37,7 +39,7 @@ class BedrockAI:
         max_tokens: int = 512,
     ) -> str:
         """Ask the model; return its text answer."""
-        _check(prompt, image_format)
+        _check(prompt, image, image_format)
         content: list[dict[str, Any]] = [{"text": prompt}]
         if image is not None:
             content.append({"image": {"format": image_format, "source": {"bytes": image}}})
@@ -70,8 +72,10 @@ class LocalAI:
         max_tokens: int = 512,
     ) -> str:
         """A placeholder answer naming the prompt and a digest of the image."""
-        _check(prompt, image_format)
-        seen = f", image sha256 {hashlib.sha256(image).hexdigest()[:12]}" if image else ""
+        _check(prompt, image, image_format)
+        seen = (
+            f", image sha256 {hashlib.sha256(image).hexdigest()[:12]}" if image is not None else ""
+        )
         return f"[local {self.model_id} placeholder: no model runs locally] {prompt[:80]}{seen}"
 
 

@@ -58,7 +58,7 @@ def _encode(value: bytes | str | Any, content_type: str | None) -> tuple[bytes, 
     if isinstance(value, str):
         return value.encode(), content_type or "text/plain; charset=utf-8"
     try:
-        text = json.dumps(value, separators=(",", ":"))
+        text = json.dumps(value, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"bucket put: a value must be bytes, str or JSON: {exc}") from None
     return text.encode(), content_type or "application/json"
@@ -79,10 +79,14 @@ class BucketBinding:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> BucketObject:
-        """Store `value` (bytes, text, or any JSON value) under `key`."""
+        """Store `value` (bytes, text, or any JSON value) under `key`.
+
+        Metadata keys are lowercased, as S3 stores them.
+        """
         body, kind = _encode(value, content_type)
+        metadata = {k.lower(): v for k, v in (metadata or {}).items()}
         response = self._s3.put_object(
-            Bucket=self.name, Key=key, Body=body, ContentType=kind, Metadata=dict(metadata or {})
+            Bucket=self.name, Key=key, Body=body, ContentType=kind, Metadata=metadata
         )
         return BucketObject(
             key=key,
@@ -90,7 +94,7 @@ class BucketBinding:
             etag=str(response.get("ETag", "")).strip('"'),
             uploaded=None,
             content_type=kind,
-            metadata=dict(metadata or {}),
+            metadata=metadata,
         )
 
     def get(self, key: str) -> BucketObject | None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from lambda_workflows.bindings.base import BindingSpec, Resources
 from lambda_workflows.errors import ValidationError
@@ -21,6 +22,8 @@ _deserializer = TypeDeserializer()
 
 def _to_dynamo(value: Any) -> Any:
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TypeError(f"{value} is not a number DynamoDB can store")
         return Decimal(repr(value))
     if isinstance(value, Mapping):
         return {k: _to_dynamo(v) for k, v in value.items()}
@@ -30,6 +33,8 @@ def _to_dynamo(value: Any) -> Any:
 
 
 def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Binary):
+        return bytes(value.value)
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, Mapping):
@@ -40,7 +45,10 @@ def _from_dynamo(value: Any) -> Any:
 
 
 def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items()}
+    try:
+        return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items()}
+    except (TypeError, ArithmeticError) as exc:
+        raise ValidationError(f"not storable in DynamoDB: {exc}") from None
 
 
 def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -153,8 +153,14 @@ class Journal(Protocol):
         or its status is not in `open_statuses` (it has ended: read its outcome instead).
         """
 
-    def remove_watchers(self, workflow: str, instance_id: str, watchers: Iterable[str]) -> None:
-        """Remove watchers that were notified (missing ones are fine)."""
+    def settle_watchers(
+        self, workflow: str, instance_id: str, watchers: Iterable[str], generation: int
+    ) -> None:
+        """After an ended instance notified `watchers`: remove them and clear `due_at`.
+
+        Only if the instance is still at `generation` (a restart keeps newer registrations);
+        otherwise, or if the instance is gone, nothing happens.
+        """
 
     def replace_steps(
         self,

@@ -454,16 +454,26 @@ class DynamoDBJournal:
                 raise ConditionFailedError(_meta_from_item(old) if old else None) from None
             raise
 
-    def remove_watchers(self, workflow: str, instance_id: str, watchers: Iterable[str]) -> None:
+    def settle_watchers(
+        self, workflow: str, instance_id: str, watchers: Iterable[str], generation: int
+    ) -> None:
         gone = sorted(set(watchers))
-        if not gone:
-            return
-        self._ddb.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": partition_key(workflow, instance_id)}, "sk": {"S": META_SK}},
-            UpdateExpression="DELETE wt :w",
-            ExpressionAttributeValues={":w": {"SS": gone}},
-        )
+        values: dict[str, Any] = {":g": {"N": str(generation)}}
+        expression = "REMOVE du, dp"
+        if gone:
+            expression += " DELETE wt :w"
+            values[":w"] = {"SS": gone}
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": partition_key(workflow, instance_id)}, "sk": {"S": META_SK}},
+                UpdateExpression=expression,
+                ConditionExpression="g = :g",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
 
     def replace_steps(
         self,

@@ -162,12 +162,15 @@ class MemoryJournal:
             part.meta.watchers = sorted({*part.meta.watchers, watcher})
             self.writes += 1
 
-    def remove_watchers(self, workflow: str, instance_id: str, watchers: Iterable[str]) -> None:
+    def settle_watchers(
+        self, workflow: str, instance_id: str, watchers: Iterable[str], generation: int
+    ) -> None:
         with self._lock:
             part = self._partitions.get((workflow, instance_id))
-            if part is not None:
+            if part is not None and part.meta.generation == generation:
                 gone = set(watchers)
                 part.meta.watchers = [w for w in part.meta.watchers if w not in gone]
+                part.meta.due_at = None
                 self.writes += 1
 
     def replace_steps(

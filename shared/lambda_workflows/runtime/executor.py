@@ -120,6 +120,9 @@ class _Gates:
 class ReplayExecutor:
     """Runs one invocation of one instance. Create a new one per invocation."""
 
+    deadline_poll_s = 1.0
+    """While step attempts run on the real clock, how often blocked deadlines are checked."""
+
     def __init__(
         self,
         workflow: Workflow,
@@ -207,8 +210,9 @@ class ReplayExecutor:
             if self._release_next():
                 continue
             if self._inflight:
-                self._activity = loop.create_future()
-                loop.run_until_complete(self._activity)
+                self._await_activity(loop)
+                if self.stop_reason is None:
+                    self._wake_due()
                 continue
             if self.stop_reason is None and self._wake_due():
                 continue
@@ -225,6 +229,18 @@ class ReplayExecutor:
         if self.crash is not None:
             raise self.crash
         return outcome
+
+    def _await_activity(self, loop: _ReplayLoop) -> None:
+        """Wait until a running step attempt ends, or the earliest blocked deadline passes
+        (real clock only: a virtual clock does not move while a step runs). Deadlines are
+        re-checked at least every `deadline_poll_s`, which also absorbs clock steps."""
+        self._activity = loop.create_future()
+        timeout = None
+        deadlines = [d for d in self._blocked.values() if d is not None]
+        if deadlines and not self.clock.is_virtual:
+            until = max(0.0, (min(deadlines) - now_ms(self.clock)) / 1000)
+            timeout = min(until, self.deadline_poll_s)
+        loop.run_until_complete(asyncio.wait([self._activity], timeout=timeout))
 
     def _finished(self, main: asyncio.Task[Any]) -> Outcome:
         if main.cancelled():
@@ -261,8 +277,7 @@ class ReplayExecutor:
             loop.run_forever()
             if main.done() or loop.has_ready() or self._inflight:
                 if self._inflight and not loop.has_ready():
-                    self._activity = loop.create_future()
-                    loop.run_until_complete(self._activity)
+                    self._await_activity(loop)
                 continue
             if cancels >= 100:
                 raise RuntimeError("run() does not stop when cancelled")

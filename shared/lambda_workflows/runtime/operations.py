@@ -373,11 +373,11 @@ async def wait_for_workflow(
             status, fields = outcome
             resolved = await _save(ex, claim, record, status, event_type=kind, **fields)
             return _replayed_value(ex, resolved)
+        try:  # every pass: a restarted child has forgotten earlier registrations
+            ex.infra(lambda: journal.add_watcher(workflow, instance_id, me, OPEN))
+        except ConditionFailedError:
+            continue
         if record is None:
-            try:
-                ex.infra(lambda: journal.add_watcher(workflow, instance_id, me, OPEN))
-            except ConditionFailedError:
-                continue
             record = await _save(
                 ex, claim, None, StepStatus.WAITING, wake_at=ex.now() + timeout_ms, event_type=kind
             )

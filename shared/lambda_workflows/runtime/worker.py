@@ -121,8 +121,8 @@ class Worker:
             logger.remove_keys(["instance"])
 
     def _not_leased(self, wakeup: Wakeup, current: InstanceMeta | None, now: int) -> str:
-        if current is not None and current.status in FINISHED and current.watchers:
-            notify_watchers(self.services, current)  # a crash cut the first notification
+        if current is not None and current.status in FINISHED:
+            notify_watchers(self.services, current)  # if a crash cut the notification short
             return "stale"
         if (
             current is not None

@@ -12,11 +12,12 @@ from lambda_workflows.app import WorkflowApp
 from lambda_workflows.clock import VirtualClock, from_ms
 from lambda_workflows.config import Duration, parse_duration
 from lambda_workflows.engine import Engine
-from lambda_workflows.errors import ValidationError, WorkflowError
-from lambda_workflows.instances import WorkflowBinding
+from lambda_workflows.errors import InstanceNotFoundError, ValidationError, WorkflowError
+from lambda_workflows.instances import Instance, WorkflowBinding
 from lambda_workflows.journal.records import FINISHED, InstanceStatus
 from lambda_workflows.local.cloud import LocalCloud
 from lambda_workflows.local.pump import Pump
+from lambda_workflows.names import check_instance_id
 from lambda_workflows.runtime.lambda_handler import WorkerHandler
 from lambda_workflows.runtime.worker import WorkerSettings
 from lambda_workflows.testing.introspection import Introspector
@@ -181,25 +182,36 @@ class WorkflowTestEnv:
     ) -> T:
         """Run, skipping time when idle, until `reached()` returns something; return it.
 
-        Raises `StatusNotReachedError` naming the instance's status and last step when
-        nothing is left to run first.
+        The instance may not exist yet (something else creates it). Raises
+        `StatusNotReachedError` naming the instance's status and last step when it ends,
+        pauses or has nothing left to run first, or after `max_jumps` clock jumps.
         """
+        why = f"gave up after {max_jumps} clock jumps"
         for _ in range(max_jumps):
             self.pump.run_until_idle()
             found = reached()
             if found is not None:
                 return found
-            if self._settled(workflow, instance_id) or not self.skip_to_next():
+            if self._settled(workflow, instance_id):
+                why = "it will not change by itself"
+                break
+            if not self.skip_to_next():
+                why = "nothing is left to run"
                 break
         found = reached()
         if found is not None:
             return found
+        snapshot = self.engine.services.journal.load(workflow, instance_id)
+        if snapshot is None:
+            raise StatusNotReachedError(
+                f"{workflow}/{instance_id} never reached {what}: it does not exist ({why})"
+            )
         current = self.binding(workflow).get(instance_id).status()
         last = current["steps"][-1] if current["steps"] else None
         last_text = f"{last['name']!r} ({last['status']})" if last else "none"
         raise StatusNotReachedError(
-            f"{workflow}/{instance_id} never reached {what}: it is {current['status']!r} "
-            f"with nothing left to run (last step: {last_text}, error: {current['error']})"
+            f"{workflow}/{instance_id} never reached {what}: it is {current['status']!r}, "
+            f"{why} (last step: {last_text}, error: {current['error']})"
         )
 
     def _settled(self, workflow: str, instance_id: str) -> bool:
@@ -215,10 +227,14 @@ class WorkflowTestEnv:
         """Run (skipping time) until the instance has `status`; return its `status()`."""
         if status not in set(InstanceStatus):
             raise ValidationError(f"{status!r} is not a status: {sorted(InstanceStatus)}")
-        instance = self.binding(workflow).get(instance_id)
+        check_instance_id(instance_id)
+        instance = Instance(self.binding(workflow), instance_id)
 
         def reached() -> dict[str, Any] | None:
-            current = instance.status()
+            try:
+                current = instance.status()
+            except InstanceNotFoundError:
+                return None
             return current if current["status"] == status else None
 
         return self.run_until(

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from lambda_workflows.errors import (
     InstanceConflictError,
-    InstanceNotFoundError,
     StepError,
     ValidationError,
     WaitTimeoutError,
@@ -196,7 +195,7 @@ class Introspector:
         def resolved() -> StepRecord | None:
             snapshot = journal.load(self.workflow, instance_id)
             if snapshot is None:
-                raise InstanceNotFoundError(f"no instance {instance_id!r} of {self.workflow!r}")
+                return None  # not created yet
             record = snapshot.steps.get(key)
             return record if record is not None and record.resolved else None
 
