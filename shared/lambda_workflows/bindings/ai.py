@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -13,51 +14,27 @@ DEFAULT_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 IMAGE_FORMATS = frozenset({"png", "jpeg", "gif", "webp"})
 
 
-def _check(prompt: str, image: bytes | None, image_format: str) -> None:
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ValidationError("AI.run needs a non-empty prompt")
-    if image is not None and not image:
-        raise ValidationError("AI.run: the image is empty")
-    if image_format not in IMAGE_FORMATS:
-        raise ValidationError(f"AI.run: image_format must be one of {sorted(IMAGE_FORMATS)}")
+@dataclass(frozen=True)
+class Prompt:
+    """One request to a model, checked."""
+
+    text: str
+    image: bytes | None
+    image_format: str
+    system: str | None
+    max_tokens: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise ValidationError("AI.run needs a non-empty prompt")
+        if self.image is not None and not self.image:
+            raise ValidationError("AI.run: the image is empty")
+        if self.image_format not in IMAGE_FORMATS:
+            raise ValidationError(f"AI.run: image_format must be one of {sorted(IMAGE_FORMATS)}")
 
 
-class BedrockAI:
-    """The live `AI` binding on AWS: Bedrock's Converse API."""
-
-    def __init__(self, bedrock: Any, model_id: str) -> None:
-        self._bedrock = bedrock
-        self.model_id = model_id
-
-    def run(
-        self,
-        prompt: str,
-        *,
-        image: bytes | None = None,
-        image_format: str = "png",
-        system: str | None = None,
-        max_tokens: int = 512,
-    ) -> str:
-        """Ask the model; return its text answer."""
-        _check(prompt, image, image_format)
-        content: list[dict[str, Any]] = [{"text": prompt}]
-        if image is not None:
-            content.append({"image": {"format": image_format, "source": {"bytes": image}}})
-        kwargs: dict[str, Any] = {
-            "modelId": self.model_id,
-            "messages": [{"role": "user", "content": content}],
-            "inferenceConfig": {"maxTokens": max_tokens},
-        }
-        if system:
-            kwargs["system"] = [{"text": system}]
-        response = self._bedrock.converse(**kwargs)
-        blocks = response["output"]["message"]["content"]
-        return "".join(block.get("text", "") for block in blocks)
-
-
-class LocalAI:
-    """The `AI` binding on the local cloud, where no model runs (moto has no Bedrock
-    inference): a deterministic answer that says so, derived from the inputs."""
+class Model(abc.ABC):
+    """What `self.env.AI` is: `run(prompt, ...)` returns the model's text answer."""
 
     def __init__(self, model_id: str) -> None:
         self.model_id = model_id
@@ -71,12 +48,48 @@ class LocalAI:
         system: str | None = None,
         max_tokens: int = 512,
     ) -> str:
-        """A placeholder answer naming the prompt and a digest of the image."""
-        _check(prompt, image, image_format)
-        seen = (
-            f", image sha256 {hashlib.sha256(image).hexdigest()[:12]}" if image is not None else ""
+        """Ask the model (optionally about an image); return its text answer."""
+        return self._answer(Prompt(prompt, image, image_format, system, max_tokens))
+
+    @abc.abstractmethod
+    def _answer(self, prompt: Prompt) -> str: ...
+
+
+class BedrockAI(Model):
+    """The live `AI` binding on AWS: Bedrock's Converse API."""
+
+    def __init__(self, bedrock: Any, model_id: str) -> None:
+        super().__init__(model_id)
+        self._bedrock = bedrock
+
+    def _answer(self, prompt: Prompt) -> str:
+        content: list[dict[str, Any]] = [{"text": prompt.text}]
+        if prompt.image is not None:
+            image = {"format": prompt.image_format, "source": {"bytes": prompt.image}}
+            content.append({"image": image})
+        kwargs: dict[str, Any] = {
+            "modelId": self.model_id,
+            "messages": [{"role": "user", "content": content}],
+            "inferenceConfig": {"maxTokens": prompt.max_tokens},
+        }
+        if prompt.system:
+            kwargs["system"] = [{"text": prompt.system}]
+        response = self._bedrock.converse(**kwargs)
+        blocks = response["output"]["message"]["content"]
+        return "".join(block.get("text", "") for block in blocks)
+
+
+class LocalAI(Model):
+    """The `AI` binding on the local cloud, where no model runs (moto has no Bedrock
+    inference): a deterministic answer that says so, derived from the inputs."""
+
+    def _answer(self, prompt: Prompt) -> str:
+        seen = ""
+        if prompt.image is not None:
+            seen = f", image sha256 {hashlib.sha256(prompt.image).hexdigest()[:12]}"
+        return (
+            f"[local {self.model_id} placeholder: no model runs locally] {prompt.text[:80]}{seen}"
         )
-        return f"[local {self.model_id} placeholder: no model runs locally] {prompt[:80]}{seen}"
 
 
 @dataclass(frozen=True)

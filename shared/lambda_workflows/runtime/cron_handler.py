@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from lambda_workflows.engine import Engine
 from lambda_workflows.errors import ValidationError
 from lambda_workflows.instances import Instance
+from lambda_workflows.runtime.lambda_handler import EngineHandler
 
 
-class CronHandler:
+class CronHandler(EngineHandler):
     """Callable as a Lambda handler of events `{"cron": name, "time": ISO 8601}`.
 
     The rule's input transformer passes EventBridge's `time` (the tick's scheduled time,
     the same on a re-delivery) and the cron's name.
     """
-
-    def __init__(self, engine_factory: Callable[[], Engine]) -> None:
-        self._factory = engine_factory
-        self._engine: Engine | None = None
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = self._factory()
-        return self._engine
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         name, when = event.get("cron"), event.get("time")

@@ -16,8 +16,8 @@ from lambda_workflows.engine import Engine
 from lambda_workflows.wakeups import Wakeup
 
 
-class WorkerHandler:
-    """Callable as a Lambda handler. The engine is built on first use (cold start)."""
+class EngineHandler:
+    """A Lambda handler whose engine is built on first use (the cold start), then kept."""
 
     def __init__(self, engine_factory: Callable[[], Engine]) -> None:
         self._factory = engine_factory
@@ -28,6 +28,10 @@ class WorkerHandler:
         if self._engine is None:
             self._engine = self._factory()
         return self._engine
+
+
+class WorkerHandler(EngineHandler):
+    """The worker: an SQS batch of wake-ups in, partial batch failures out."""
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         engine = self.engine

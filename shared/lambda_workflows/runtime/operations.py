@@ -83,6 +83,13 @@ async def _save(
     return record
 
 
+async def _replay(ex: ReplayExecutor, record: StepRecord) -> Any:
+    """A journaled resolution: wait for its turn, then return (or raise) what it did."""
+    assert record.done is not None
+    await ex.turn(record.done)
+    return _replayed_value(ex, record)
+
+
 def _replayed_value(ex: ReplayExecutor, record: StepRecord) -> Any:
     if record.status == StepStatus.SUCCEEDED:
         return ex.infra(lambda: ex.services.payloads.unpack(record.result, record.result_ref))
@@ -159,9 +166,7 @@ async def do(ex: ReplayExecutor, name: str, fn: Callable[..., Any], config: Step
     claim = ex.claim(name, StepKind.DO)
     record = claim.record
     if record is not None and record.resolved:
-        assert record.done is not None
-        await ex.turn(record.done)
-        return _replayed_value(ex, record)
+        return await _replay(ex, record)
     await ex.live_turn()
     attempts: list[dict[str, Any]] = list(record.attempts) if record else []
     while True:
@@ -235,8 +240,7 @@ async def sleep_until(ex: ReplayExecutor, name: str, wake_at: int | None, durati
     claim = ex.claim(name, StepKind.SLEEP)
     record = claim.record
     if record is not None and record.resolved:
-        assert record.done is not None
-        await ex.turn(record.done)
+        await _replay(ex, record)
         return
     await ex.live_turn()
     interceptor = ex.services.interceptor
@@ -276,9 +280,7 @@ async def wait_for_event(
     claim = ex.claim(name, StepKind.WAIT_FOR_EVENT)
     record = claim.record
     if record is not None and record.resolved:
-        assert record.done is not None
-        await ex.turn(record.done)
-        value: dict[str, Any] = _replayed_value(ex, record)
+        value: dict[str, Any] = await _replay(ex, record)
         return value
     await ex.live_turn()
     interceptor = ex.services.interceptor
@@ -359,9 +361,7 @@ async def wait_for_workflow(
     claim = ex.claim(name, StepKind.WAIT_FOR_WORKFLOW)
     record = claim.record
     if record is not None and record.resolved:
-        assert record.done is not None
-        await ex.turn(record.done)
-        return _replayed_value(ex, record)
+        return await _replay(ex, record)
     await ex.live_turn()
     journal = ex.services.journal
     me = watcher_key(ex.meta.workflow, ex.meta.instance_id)
