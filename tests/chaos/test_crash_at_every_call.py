@@ -8,11 +8,12 @@ output, no journaled step may run again, and no event may be lost or consumed tw
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from typing import Any
 
 import pytest
-from lambda_workflows import Workflow, WorkflowApp, WorkflowEntrypoint
+from lambda_workflows import InstanceConflictError, Workflow, WorkflowApp, WorkflowEntrypoint
 from lambda_workflows.testing import WorkflowTestEnv
 
 pytestmark = pytest.mark.chaos
@@ -77,9 +78,11 @@ def _retrying(injector: Injector, call: Any) -> Any:
         injector.active = False
 
 
-def _scenario(crash_at: int | None, phase: str) -> tuple[Injector, dict[str, Any]]:
+def _scenario(
+    crash_at: int | None, phase: str, app: WorkflowApp = APP, drive: Any = None
+) -> tuple[Injector, dict[str, Any]]:
     runs.clear()
-    with WorkflowTestEnv(APP) as env:
+    with WorkflowTestEnv(app) as env:
         injector = Injector(crash_at)
         for client in _engine_clients(env):
             client.meta.events.register(f"{phase}-call", injector)
@@ -93,13 +96,17 @@ def _scenario(crash_at: int | None, phase: str) -> tuple[Injector, dict[str, Any
                 injector.active = False
 
         env.pump.handler = crashing_worker
-        binding = env.binding("chaos")
-        instance = _retrying(injector, lambda: binding.create(id="c"))
-        _retrying(injector, lambda: instance.send_event("go", 1, event_id="go-1"))
-        env.run_until_idle()
-        _retrying(injector, lambda: instance.send_event("go", 2, event_id="go-2"))
-        status = env.wait_for_status("chaos", "c", "complete")
+        status = (drive or _drive_chaos)(env, injector)
         return injector, status
+
+
+def _drive_chaos(env: WorkflowTestEnv, injector: Injector) -> dict[str, Any]:
+    binding = env.binding("chaos")
+    instance = _retrying(injector, lambda: binding.create(id="c"))
+    _retrying(injector, lambda: instance.send_event("go", 1, event_id="go-1"))
+    env.run_until_idle()
+    _retrying(injector, lambda: instance.send_event("go", 2, event_id="go-2"))
+    return env.wait_for_status("chaos", "c", "complete")
 
 
 def test_clean_run_and_its_call_count() -> None:
@@ -131,3 +138,47 @@ def test_crash_at_every_call_still_completes(phase: str) -> None:
         # (at-least-once side effects); once journaled, never again.
         assert runs["a"] in (1, 2), where
         assert runs["big"] in (1, 2), where
+
+
+class Kid(WorkflowEntrypoint[Any]):
+    async def run(self, event: Any, step: Any) -> Any:
+        got = await step.wait_for_event("go", type="go", timeout="1 hour")
+        return await step.do("work", lambda: runs.update(["kid"]) or got["payload"] * 10)
+
+
+class Parent(WorkflowEntrypoint[Any]):
+    async def run(self, event: Any, step: Any) -> Any:
+        kid = await step.do("start", lambda: runs.update(["start"]) or _start_kid(self.env))
+        return await step.wait_for_workflow("wait", ("kid", kid), timeout="1 day")
+
+
+def _start_kid(env: Any) -> str:
+    with contextlib.suppress(InstanceConflictError):  # an earlier attempt created it
+        env.KID.create(id="k")
+    return "k"
+
+
+FAMILY = WorkflowApp([Workflow("kid", Kid, binding="KID"), Workflow("parent", Parent)])
+
+
+def _drive_family(env: WorkflowTestEnv, injector: Injector) -> dict[str, Any]:
+    binding = env.binding("parent")
+    _retrying(injector, lambda: binding.create(id="p"))
+    env.run_until_idle()
+    env.wait_for_status("kid", "k", "waiting")
+    kid = env.binding("kid").get("k")
+    _retrying(injector, lambda: kid.send_event("go", 4, event_id="go-4"))
+    return env.wait_for_status("parent", "p", "complete")
+
+
+@pytest.mark.parametrize("phase", ["before", "after"])
+def test_a_parent_waiting_for_a_child_survives_a_crash_at_every_call(phase: str) -> None:
+    clean, status = _scenario(None, phase, FAMILY, _drive_family)
+    assert status["output"] == 40
+    assert clean.calls <= CLEAN_CALLS, "raise CLEAN_CALLS: the workflow makes more calls now"
+    for crash_at in range(1, clean.calls + 1):
+        injector, status = _scenario(crash_at, phase, FAMILY, _drive_family)
+        where = f"crash {phase} call {crash_at} ({injector.operations[crash_at - 1]})"
+        assert status["output"] == 40, where
+        assert runs["kid"] in (1, 2), where
+        assert runs["start"] in (1, 2), where
