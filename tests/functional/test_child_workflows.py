@@ -243,3 +243,29 @@ def test_a_crash_inside_terminate_is_finished_by_the_sweeper(make_env: Any) -> N
     meta = env.engine.services.journal.get_meta("kid", "c")
     assert meta is not None
     assert (meta.watchers, meta.due_at) == ([], None)
+
+
+class BigChild(WorkflowEntrypoint[Any]):
+    async def run(self, event: Any, step: Any) -> Any:
+        await step.sleep("nap", "1 minute")
+        return {"blob": "x" * 400_000}
+
+
+class BigParent(WorkflowEntrypoint[Any]):
+    async def run(self, event: Any, step: Any) -> Any:
+        got = await step.wait_for_workflow("wait", ("big-child", "b"))
+        await step.sleep("replay after", "1 hour")  # the rest runs on a replay
+        return await step.do("measure", lambda: len(got["blob"]))
+
+
+def test_a_large_child_output_reaches_the_parent_and_its_replays(make_env: Any) -> None:
+    env: WorkflowTestEnv = make_env(
+        WorkflowApp([Workflow("big-child", BigChild), Workflow("big-parent", BigParent)])
+    )
+    env.binding("big-child").create(id="b")
+    env.binding("big-parent").create(id="p")
+    assert env.wait_for_status("big-parent", "p", "complete")["output"] == 400_000
+    keys = [
+        o["Key"] for o in env.cloud.client("s3").list_objects_v2(Bucket="lwf-results")["Contents"]
+    ]
+    assert any(k.startswith("lwf-results/big-parent/p/") for k in keys), keys

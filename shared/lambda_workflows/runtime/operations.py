@@ -320,7 +320,8 @@ async def wait_for_event(
 def _child_outcome(
     ex: ReplayExecutor, child: InstanceMeta | None, workflow: str, instance_id: str
 ) -> tuple[StepStatus, dict[str, Any]] | None:
-    """How a wait for `child` resolves now: (status, record fields), or None if not yet."""
+    """How a wait for `child` resolves now, or None if not yet: (status, record fields,
+    plus `value`, the output as replay will return it, when the child completed)."""
     if child is None:
         error = {
             "name": "InstanceNotFoundError",
@@ -331,14 +332,14 @@ def _child_outcome(
         return None
     if child.status == InstanceStatus.COMPLETE:
         output = ex.infra(lambda: ex.services.payloads.unpack(child.output, child.output_ref))
-        inline, ref, _ = ex.infra(
+        inline, ref, value = ex.infra(
             functools.partial(
                 ex.services.payloads.pack,
                 output,
                 owner=f"{ex.meta.workflow}/{ex.meta.instance_id}/{workflow}-{instance_id}",
             )
         )
-        return StepStatus.SUCCEEDED, {"result": inline, "result_ref": ref}
+        return StepStatus.SUCCEEDED, {"result": inline, "result_ref": ref, "value": value}
     cause = child.error or {}
     detail = f": {cause.get('name')}: {cause.get('message')}" if cause else ""
     error = {
@@ -371,8 +372,9 @@ async def wait_for_workflow(
         outcome = _child_outcome(ex, child, workflow, instance_id)
         if outcome is not None:
             status, fields = outcome
+            value = fields.pop("value", None)
             resolved = await _save(ex, claim, record, status, event_type=kind, **fields)
-            return _replayed_value(ex, resolved)
+            return value if status == StepStatus.SUCCEEDED else _replayed_value(ex, resolved)
         try:  # every pass: a restarted child has forgotten earlier registrations
             ex.infra(lambda: journal.add_watcher(workflow, instance_id, me, OPEN))
         except ConditionFailedError:
