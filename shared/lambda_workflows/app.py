@@ -17,6 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 from lambda_workflows.api import WorkflowEntrypoint
 from lambda_workflows.errors import ValidationError, WorkflowNotFoundError
 from lambda_workflows.names import check_workflow_name
+from lambda_workflows.schedule_expressions import ScheduleExpression, parse_schedule
 
 DEFAULT_STEP_LIMIT = 10_000
 
@@ -85,11 +86,11 @@ class Cron:
     expression: str
     handler: Callable[..., Any]
     name: str = ""
+    schedule: ScheduleExpression = field(init=False, repr=False, compare=False)
+    """The parsed expression (parsed once, at declaration)."""
 
     def __post_init__(self) -> None:
-        from lambda_workflows.schedule_expressions import parse_schedule
-
-        parse_schedule(self.expression)
+        object.__setattr__(self, "schedule", parse_schedule(self.expression))
         if not callable(self.handler):
             raise ValidationError(f"cron {self.expression!r}: handler must be callable")
         if not self.name:

@@ -10,7 +10,6 @@ from aws_lambda_powertools import Logger
 from lambda_workflows.api import Env
 from lambda_workflows.app import Cron, WorkflowApp
 from lambda_workflows.errors import InstanceConflictError, ValidationError
-from lambda_workflows.schedule_expressions import parse_schedule
 
 logger = Logger(service="lambda-workflows", child=True)
 
@@ -49,8 +48,10 @@ class CronRunner:
         try:
             return cron.handler(when, self.env)
         except InstanceConflictError as exc:
-            logger.info("cron tick already ran", extra={"cron": name, "time": when.isoformat()})
-            logger.debug(str(exc))
+            logger.info(
+                "cron tick already ran",
+                extra={"cron": name, "time": when.isoformat(), "conflict": str(exc)},
+            )
             return None
 
     def due(self, after: datetime, until: datetime) -> list[tuple[Cron, datetime]]:
@@ -58,14 +59,14 @@ class CronRunner:
         ticks = [
             (cron, tick)
             for cron in self.app.crons
-            for tick in parse_schedule(cron.expression).fire_times(after, until)
+            for tick in cron.schedule.fire_times(after, until)
         ]
         return sorted(ticks, key=lambda pair: pair[1])
 
     def next_tick(self, after: datetime, name: str | None = None) -> datetime | None:
         """The earliest tick after `after` of cron `name` (of any cron when None)."""
         crons = [self.app.cron(name)] if name is not None else list(self.app.crons)
-        times = [parse_schedule(c.expression).next_after(after) for c in crons]
+        times = [c.schedule.next_after(after) for c in crons]
         found = [t for t in times if t is not None]
         return min(found) if found else None
 

@@ -314,6 +314,7 @@ def notify_watchers(services: Services, meta: InstanceMeta) -> None:
     then settle: remove them and clear `due_at` (the sweeper's reminder to do this)."""
     if not meta.watchers and meta.due_at is None:
         return
+    event_type = child_done_event(meta.workflow, meta.instance_id)
     for watcher in meta.watchers:
         workflow, _, instance_id = watcher.partition("#")
         try:
@@ -321,10 +322,9 @@ def notify_watchers(services: Services, meta: InstanceMeta) -> None:
                 services,
                 workflow,
                 instance_id,
-                child_done_event(meta.workflow, meta.instance_id),
+                event_type,
                 {"status": str(meta.status)},
-                f"{CHILD_DONE_PREFIX}{watcher_key(meta.workflow, meta.instance_id)}"
-                f"#{meta.generation}",
+                f"{event_type}#{meta.generation}",  # a re-notification is a no-op
             )
         except ConditionFailedError:
             continue

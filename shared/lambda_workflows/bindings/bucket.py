@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -64,6 +64,16 @@ def _encode(value: bytes | str | Any, content_type: str | None) -> tuple[bytes, 
     return text.encode(), content_type or "application/json"
 
 
+def _unless_missing(call: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """S3's answer, or None when the key does not exist."""
+    try:
+        return call()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
+            return None
+        raise
+
+
 class BucketBinding:
     """The live object of a `Bucket` binding."""
 
@@ -99,24 +109,15 @@ class BucketBinding:
 
     def get(self, key: str) -> BucketObject | None:
         """The object with its body, or None if there is none."""
-        try:
-            response = self._s3.get_object(Bucket=self.name, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING:
-                return None
-            raise
-        body = response["Body"].read()
-        return self._object(key, response, body)
+        response = _unless_missing(lambda: self._s3.get_object(Bucket=self.name, Key=key))
+        if response is None:
+            return None
+        return self._object(key, response, response["Body"].read())
 
     def head(self, key: str) -> BucketObject | None:
         """The object's metadata without its body, or None if there is none."""
-        try:
-            response = self._s3.head_object(Bucket=self.name, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING:
-                return None
-            raise
-        return self._object(key, response, None)
+        response = _unless_missing(lambda: self._s3.head_object(Bucket=self.name, Key=key))
+        return None if response is None else self._object(key, response, None)
 
     def list(
         self,

@@ -155,6 +155,20 @@ def _event_from_item(item: Mapping[str, Any]) -> EventRecord:
     )
 
 
+def _status_in(statuses: frozenset[InstanceStatus], prefix: str) -> tuple[str, dict[str, Any]]:
+    """`st IN (...)` over `statuses`, and its expression values (named `:<prefix><n>`)."""
+    values = {f":{prefix}{i}": {"S": str(s)} for i, s in enumerate(sorted(statuses))}
+    return f"st IN ({', '.join(values)})", values
+
+
+def _meta_condition_failed(exc: ClientError) -> ConditionFailedError | None:
+    """The `ConditionFailedError` (with the stored meta) a failed meta update means."""
+    if not _is_condition_failure(exc):
+        return None
+    old = exc.response.get("Item")
+    return ConditionFailedError(_meta_from_item(old) if old else None)
+
+
 def _is_condition_failure(exc: ClientError) -> bool:
     code: str | None = exc.response.get("Error", {}).get("Code")
     return code == "ConditionalCheckFailedException"
@@ -279,11 +293,9 @@ class DynamoDBJournal:
         )
         clauses = ["attribute_exists(pk)"]
         if condition.status_in is not None:
-            names = []
-            for i, status in enumerate(sorted(condition.status_in)):
-                values[f":cst{i}"] = {"S": str(status)}
-                names.append(f":cst{i}")
-            clauses.append(f"st IN ({', '.join(names)})")
+            clause, statuses = _status_in(condition.status_in, "cst")
+            clauses.append(clause)
+            values.update(statuses)
         if condition.generation is not None:
             values[":cg"] = {"N": str(condition.generation)}
             clauses.append("g = :cg")
@@ -309,10 +321,10 @@ class DynamoDBJournal:
         try:
             response = self._ddb.update_item(**kwargs)
         except ClientError as exc:
-            if _is_condition_failure(exc):
-                old = exc.response.get("Item")
-                raise ConditionFailedError(_meta_from_item(old) if old else None) from None
-            raise
+            failed = _meta_condition_failed(exc)
+            if failed is None:
+                raise
+            raise failed from None
         return _meta_from_item(response["Attributes"]) if return_new else None
 
     def put_step(
@@ -366,14 +378,14 @@ class DynamoDBJournal:
             seq = meta.inbox + 1
             event = EventRecord(seq, event_type, payload, timestamp, event_id)
             data = {"type": event_type, "payload": payload, "ts": timestamp, "id": event_id}
-            status_values = {f":s{i}": {"S": str(s)} for i, s in enumerate(sorted(open_statuses))}
+            status_clause, status_values = _status_in(open_statuses, "s")
             items: list[dict[str, Any]] = [
                 {
                     "Update": {
                         "TableName": self._table,
                         "Key": {"pk": {"S": pk}, "sk": {"S": META_SK}},
                         "UpdateExpression": "SET ib = :next",
-                        "ConditionExpression": f"ib = :seen AND st IN ({', '.join(status_values)})",
+                        "ConditionExpression": f"ib = :seen AND {status_clause}",
                         "ExpressionAttributeValues": {
                             ":next": {"N": str(seq)},
                             ":seen": {"N": str(meta.inbox)},
@@ -438,21 +450,21 @@ class DynamoDBJournal:
         watcher: str,
         open_statuses: frozenset[InstanceStatus],
     ) -> None:
-        statuses = {f":s{i}": {"S": str(s)} for i, s in enumerate(sorted(open_statuses))}
+        clause, statuses = _status_in(open_statuses, "s")
         try:
             self._ddb.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": partition_key(workflow, instance_id)}, "sk": {"S": META_SK}},
                 UpdateExpression="ADD wt :w",
-                ConditionExpression=f"attribute_exists(pk) AND st IN ({', '.join(statuses)})",
+                ConditionExpression=f"attribute_exists(pk) AND {clause}",
                 ExpressionAttributeValues={":w": {"SS": [watcher]}, **statuses},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
-                old = exc.response.get("Item")
-                raise ConditionFailedError(_meta_from_item(old) if old else None) from None
-            raise
+            failed = _meta_condition_failed(exc)
+            if failed is None:
+                raise
+            raise failed from None
 
     def settle_watchers(
         self, workflow: str, instance_id: str, watchers: Iterable[str], generation: int

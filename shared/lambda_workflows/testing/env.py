@@ -20,7 +20,7 @@ from lambda_workflows.local.pump import Pump
 from lambda_workflows.names import check_instance_id
 from lambda_workflows.runtime.lambda_handler import WorkerHandler
 from lambda_workflows.runtime.worker import WorkerSettings
-from lambda_workflows.testing.introspection import Introspector
+from lambda_workflows.testing.introspection import Introspector, deliver_mocked_events
 from lambda_workflows.testing.modifiers import HarnessInterceptor
 
 T = TypeVar("T")
@@ -52,7 +52,6 @@ class WorkflowTestEnv:
         self._engine: Engine | None = None
         self._pump: Pump | None = None
         self.interceptor = HarnessInterceptor()
-        self._introspectors: list[Introspector] = []
 
     def __enter__(self) -> WorkflowTestEnv:
         if WorkflowTestEnv._open is not None:
@@ -158,17 +157,10 @@ class WorkflowTestEnv:
     def introspect(self, workflow: str, instance_id: str | None = None) -> Introspector:
         """Modifiers and queries for one instance (it may not exist yet), or, without an
         id, modifiers for every instance of the workflow."""
-        introspector = Introspector(self, workflow, instance_id)
-        self._introspectors.append(introspector)
-        return introspector
-
-    def forget(self, introspector: Introspector) -> None:
-        """Drop a closed introspector (its modifiers are gone already)."""
-        if introspector in self._introspectors:
-            self._introspectors.remove(introspector)
+        return Introspector(self, workflow, instance_id)
 
     def _deliver_mocked_events(self) -> bool:
-        sent = [i.deliver_events() for i in self._introspectors]
+        sent = [deliver_mocked_events(self, m) for m in self.interceptor.active()]
         return any(sent)
 
     def run_until(

@@ -17,7 +17,8 @@ from lambda_workflows.errors import (
     ValidationError,
     WaitTimeoutError,
 )
-from lambda_workflows.journal.records import InstanceStatus, StepRecord, StepStatus
+from lambda_workflows.instances import Instance
+from lambda_workflows.journal.records import InstanceMeta, InstanceStatus, StepRecord, StepStatus
 from lambda_workflows.names import check_event_type, check_instance_id, check_step_name
 from lambda_workflows.payloads import check_json
 from lambda_workflows.testing.modifiers import Modifiers
@@ -45,6 +46,40 @@ def _check_times(times: int | None) -> int | None:
     return times
 
 
+def _existing(env: WorkflowTestEnv, modifiers: Modifiers) -> list[InstanceMeta]:
+    """The metas of the instances `modifiers` cover that exist now."""
+    journal = env.engine.services.journal
+    if modifiers.instance_id is not None:
+        meta = journal.get_meta(modifiers.workflow, modifiers.instance_id)
+        return [meta] if meta is not None else []
+    metas: list[InstanceMeta] = []
+    cursor = None
+    while True:
+        page = journal.list_instances(modifiers.workflow, limit=100, cursor=cursor)
+        metas += page.instances
+        if page.cursor is None:
+            return metas
+        cursor = page.cursor
+
+
+def deliver_mocked_events(env: WorkflowTestEnv, modifiers: Modifiers) -> bool:
+    """Send mocked events to the covered instances that exist and have not had them yet;
+    True if any was sent."""
+    if not modifiers.events:
+        return False
+    sent = False
+    binding = env.binding(modifiers.workflow)
+    for meta in _existing(env, modifiers):
+        done = modifiers.delivered.get(meta.instance_id, 0)
+        instance = Instance(binding, meta.instance_id)
+        for event_type, payload in modifiers.events[done:]:
+            with contextlib.suppress(InstanceConflictError):  # it has ended
+                instance.send_event(event_type, payload)
+                sent = True
+        modifiers.delivered[meta.instance_id] = len(modifiers.events)
+    return sent
+
+
 class Introspector:
     """Modifiers and queries for one instance, or modifiers for every instance of a workflow.
 
@@ -70,7 +105,6 @@ class Introspector:
     def close(self) -> None:
         """Remove this introspector's modifiers (later steps run for real again)."""
         self._env.interceptor.remove(self._modifiers)
-        self._env.forget(self)
 
     # -- modifiers --------------------------------------------------------------------
 
@@ -107,7 +141,7 @@ class Introspector:
         check_event_type(type)
         check_json(payload, "a mocked event payload")
         self._modifiers.events.append((type, payload))
-        self.deliver_events()
+        deliver_mocked_events(self._env, self._modifiers)
 
     def disable_sleeps(self, names: Iterable[str] | None = None) -> None:
         """`step.sleep`/`sleep_until` (all, or those named) end at once; the clock stays."""
@@ -122,44 +156,13 @@ class Introspector:
         self._modifiers.event_timeouts.add(name)
         self._poke()
 
-    def deliver_events(self) -> bool:
-        """Send mocked events to the instances that exist and have not had them yet."""
-        modifiers = self._modifiers
-        if not modifiers.events:
-            return False
-        sent = False
-        for instance_id in self._existing_ids():
-            done = modifiers.delivered.get(instance_id, 0)
-            instance = self._env.binding(self.workflow).get(instance_id)
-            for event_type, payload in modifiers.events[done:]:
-                with contextlib.suppress(InstanceConflictError):  # it has ended
-                    instance.send_event(event_type, payload)
-                    sent = True
-            modifiers.delivered[instance_id] = len(modifiers.events)
-        return sent
-
-    def _existing_ids(self) -> list[str]:
-        journal = self._env.engine.services.journal
-        if self.instance_id is not None:
-            meta = journal.get_meta(self.workflow, self.instance_id)
-            return [self.instance_id] if meta is not None else []
-        ids: list[str] = []
-        cursor = None
-        while True:
-            page = journal.list_instances(self.workflow, limit=100, cursor=cursor)
-            ids += [m.instance_id for m in page.instances]
-            if page.cursor is None:
-                return ids
-            cursor = page.cursor
-
     def _poke(self) -> None:
         """Wake waiting instances so that a new modifier applies now, not at their deadline."""
-        journal = self._env.engine.services.journal
-        wakeups = []
-        for instance_id in self._existing_ids():
-            meta = journal.get_meta(self.workflow, instance_id)
-            if meta is not None and meta.status == InstanceStatus.WAITING:
-                wakeups.append(Wakeup(self.workflow, instance_id, meta.generation))
+        wakeups = [
+            Wakeup(self.workflow, meta.instance_id, meta.generation)
+            for meta in _existing(self._env, self._modifiers)
+            if meta.status == InstanceStatus.WAITING
+        ]
         if wakeups:
             self._env.engine.services.wakeups.send_now(wakeups)
 
