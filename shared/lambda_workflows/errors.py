@@ -1,12 +1,17 @@
-"""Typed errors of the public API.
+"""Every error lambda-workflows raises, public and internal.
 
 Errors a caller of the instance API can get carry an HTTP-style `status` and a stable
-`code`, so the HTTP layer maps them without a table of its own.
+`code`, so the HTTP layer maps them without a table of its own. The internal ones
+(`ConditionFailedError`, `InstanceExistsError`, `ItemTooLargeError`) never reach a
+workflow author: the engine turns them into one of the public errors or into a retry.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lambda_workflows.journal.records import InstanceMeta, StepRecord
 
 
 class WorkflowError(Exception):
@@ -88,3 +93,48 @@ class StepLimitExceededError(WorkflowError):
 
 class StepTimeoutError(WorkflowError):
     """A step attempt ran past its timeout (a failed attempt, retried like any other)."""
+
+
+class NotJsonError(WorkflowError, TypeError):
+    """A value that cannot be stored as JSON (a step result, an output)."""
+
+
+class OutputTooLargeError(WorkflowError, ValueError):
+    """A value over the 32 MiB limit of any one stored value."""
+
+
+# -- internal: raised by the ports, handled inside the engine ---------------------------
+
+
+class ConditionFailedError(Exception):
+    """A conditional write lost; subclasses say what is stored now."""
+
+
+class MetaConditionFailedError(ConditionFailedError):
+    """A conditional write of an instance's meta lost. `current`: the stored meta, or
+    None when the instance does not exist."""
+
+    def __init__(self, current: InstanceMeta | None) -> None:
+        super().__init__("conditional write of the instance failed")
+        self.current = current
+
+
+class StepConditionFailedError(ConditionFailedError):
+    """A conditional write of a step record lost. `current`: the stored record (None if
+    there is none, e.g. the instance was deleted)."""
+
+    def __init__(self, current: StepRecord | None) -> None:
+        super().__init__("conditional write of the step record failed")
+        self.current = current
+
+
+class InstanceExistsError(Exception):
+    """`create_instances` met ids that exist already; nothing was written."""
+
+    def __init__(self, ids: list[str]) -> None:
+        super().__init__(f"instances exist already: {ids}")
+        self.ids = ids
+
+
+class ItemTooLargeError(Exception):
+    """A journal item would exceed the store's item limit (a bug: callers size items)."""

@@ -2,75 +2,43 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lambda_workflows.app import Workflow
-from lambda_workflows.clock import from_ms, now_ms
+from lambda_workflows.clock import now_ms
 from lambda_workflows.errors import (
     InstanceConflictError,
+    InstanceExistsError,
     InstanceNotFoundError,
+    MetaConditionFailedError,
     ValidationError,
 )
-from lambda_workflows.journal.base import (
-    ConditionFailedError,
-    InstanceExistsError,
-    MetaCondition,
-)
+from lambda_workflows.journal.base import Journal, MetaCondition
 from lambda_workflows.journal.records import (
-    FINISHED,
+    OPEN,
     RUNNABLE,
     InstanceMeta,
     InstanceStatus,
-    StepRecord,
-    StepStatus,
-    watcher_key,
+    StepKind,
 )
-from lambda_workflows.names import check_event_type, check_instance_id
-from lambda_workflows.payloads import check_json
+from lambda_workflows.names import check_event_type, check_instance_id, check_step_name
+from lambda_workflows.payloads import PARAMS_INLINE_BYTES, to_json_value
+from lambda_workflows.runtime.delivery import deliver_event, notify_watchers
 from lambda_workflows.services import Services
+from lambda_workflows.status import InstanceDetails
 from lambda_workflows.wakeups import Wakeup
 
 MAX_BATCH = 100
-OPEN = frozenset(set(InstanceStatus) - FINISHED - {InstanceStatus.UNKNOWN})
-"""Statuses in which an instance takes events and can still end."""
-CHILD_DONE_PREFIX = "lwf.done."
-
-
-def _iso(ms: int | None) -> str | None:
-    return from_ms(ms).isoformat() if ms is not None else None
-
-
-def step_view(record: StepRecord) -> dict[str, Any]:
-    """One entry of the step timeline."""
-    view: dict[str, Any] = {
-        "name": record.name,
-        "index": record.occurrence,
-        "type": str(record.kind),
-        "status": str(record.status),
-        "attempts": len(record.attempts),
-        "started_at": _iso(record.started_at),
-        "finished_at": _iso(record.finished_at),
-        "position": record.position,
-    }
-    if record.status in (StepStatus.SLEEPING, StepStatus.WAITING, StepStatus.RETRYING):
-        view["wake_at"] = _iso(record.wake_at)
-    if record.error:
-        view["error"] = record.error
-    if record.event_type:
-        view["event_type"] = record.event_type
-    if record.attempts:
-        view["attempt_log"] = [
-            {
-                **a,
-                "started_at": _iso(a.get("started_at")),
-                "finished_at": _iso(a.get("finished_at")),
-            }
-            for a in record.attempts
-        ]
-    return view
+RESTART_POINTS = {
+    "do": StepKind.DO,
+    "sleep": StepKind.SLEEP,
+    "wait_for_event": StepKind.WAIT_FOR_EVENT,
+    "wait_for_workflow": StepKind.WAIT_FOR_WORKFLOW,
+}
 
 
 @dataclass(frozen=True)
@@ -100,39 +68,27 @@ class Instance:
         return InstanceNotFoundError(f"no instance {self.id!r} of {self._binding.name!r}")
 
     @property
-    def _journal(self) -> Any:
+    def _journal(self) -> Journal:
         return self._binding.services.journal
 
     def _meta(self) -> InstanceMeta:
-        meta: InstanceMeta | None = self._journal.get_meta(self._binding.name, self.id)
+        meta = self._journal.get_meta(self._binding.name, self.id)
         if meta is None:
             raise self._not_found()
         return meta
 
-    def status(self) -> dict[str, Any]:
-        """`{"status", "output", "error", "steps"}`, plus timestamps."""
+    def status(self) -> InstanceDetails:
+        """The instance: status, params, output, error, step timeline and timestamps."""
         snapshot = self._journal.load(self._binding.name, self.id)
         if snapshot is None:
             raise self._not_found()
         meta = snapshot.meta
-        steps = sorted(
-            snapshot.steps.values(),
-            key=lambda r: (r.started_at or 0, r.done if r.done is not None else 1 << 62),
+        payloads = self._binding.services.payloads
+        return InstanceDetails.of(
+            snapshot,
+            params=payloads.unpack(meta.params, meta.params_ref),
+            output=payloads.unpack(meta.output, meta.output_ref),
         )
-        return {
-            "id": self.id,
-            "status": str(meta.status),
-            "output": self._binding.services.payloads.unpack(meta.output, meta.output_ref),
-            "error": meta.error,
-            "steps": [step_view(r) for r in steps],
-            "created_at": _iso(meta.created_at),
-            "started_at": _iso(meta.started_at),
-            "finished_at": _iso(meta.finished_at),
-            "events": [
-                {"seq": e.seq, "type": e.type, "timestamp": _iso(e.timestamp)}
-                for e in snapshot.events
-            ],
-        }
 
     def _transition(
         self,
@@ -141,19 +97,20 @@ class Instance:
         action: str,
     ) -> InstanceMeta:
         try:
-            meta: InstanceMeta = self._journal.update_meta(
+            meta = self._journal.update_meta(
                 self._binding.name,
                 self.id,
                 changes,
                 MetaCondition(status_in=frozenset(allowed)),
                 return_new=True,
             )
-        except ConditionFailedError as exc:
+        except MetaConditionFailedError as exc:
             if exc.current is None:
                 raise self._not_found() from None
             raise InstanceConflictError(
                 f"cannot {action} instance {self.id!r}: it is {exc.current.status}"
             ) from None
+        assert meta is not None
         return meta
 
     def pause(self) -> None:
@@ -186,7 +143,7 @@ class Instance:
             {"status": InstanceStatus.QUEUED, "due_at": now_ms(self._binding.services.clock)},
             "resume",
         )
-        self._wake(meta.generation)
+        self._wake(meta)
 
     def terminate(self) -> None:
         """Stop for good; pending wake-ups become no-ops; parents waiting for it are told.
@@ -212,27 +169,37 @@ class Instance:
         )
         notify_watchers(services, ended)
 
-    def restart(self, from_step: str | None = None) -> None:
-        """Run again from the start, or from the first occurrence of `from_step`.
+    def restart(self, from_step: str | None = None, *, type: str = "do") -> None:
+        """Run again from the start, or from the first occurrence of step `from_step`.
 
-        Steps that completed before `from_step` keep their results; the rest of the
-        journal is discarded, and events those steps consumed are deleted.
+        `from_step` names a `step.do` unless `type` says `sleep`, `wait_for_event` or
+        `wait_for_workflow` (Cloudflare's default is `do`). Steps that completed before it
+        keep their results; the rest of the journal is discarded, with the events those
+        steps consumed (their `event_id`s may be sent again).
         """
+        kind = RESTART_POINTS.get(type)
+        if kind is None:
+            raise ValidationError(f"restart: type must be one of {sorted(RESTART_POINTS)}")
+        if from_step is not None:
+            check_step_name(from_step)
         snapshot = self._journal.load(self._binding.name, self.id)
         if snapshot is None:
             raise self._not_found()
         records = list(snapshot.steps.values())
         cut = None
         if from_step is not None:
-            firsts = [r for r in records if r.name == from_step and r.occurrence == 0]
+            firsts = [
+                r for r in records if r.name == from_step and r.occurrence == 0 and r.kind == kind
+            ]
             if not firsts or firsts[0].done is None:
-                raise ValidationError(f"restart: no completed step named {from_step!r}")
+                raise ValidationError(f"restart: no completed {type} step named {from_step!r}")
             cut = firsts[0].done
         kept = [r for r in records if cut is not None and r.done is not None and r.done < cut]
         dropped = [r for r in records if r not in kept]
+        consumed = {r.event_seq for r in dropped if r.event_seq is not None}
         meta = snapshot.meta
         generation = meta.generation + 1
-        self._transition(
+        restarted = self._transition(
             {meta.status},
             {
                 "status": InstanceStatus.QUEUED,
@@ -251,86 +218,36 @@ class Instance:
         self._journal.replace_steps(
             self._binding.name,
             self.id,
-            keep=[
-                StepRecord(**{**r.__dict__, "generation": generation, "version": 1}) for r in kept
-            ],
+            keep=[dataclasses.replace(r, generation=generation, version=1) for r in kept],
             delete_steps=[r.key for r in dropped],
-            delete_events=[r.event_seq for r in dropped if r.event_seq is not None],
+            delete_events=[e for e in snapshot.events if e.seq in consumed],
         )
-        self._wake(generation)
+        self._wake(restarted)
 
     def send_event(self, type: str, payload: Any = None, *, event_id: str | None = None) -> None:
         """Deliver an event; a wait of that type consumes it, now or later (FIFO per type).
 
-        `event_id` makes a re-sent event a no-op.
+        `payload` is JSON (a pydantic model is dumped); `event_id` makes a re-sent event a
+        no-op.
         """
         check_event_type(type)
         if event_id is not None:
             check_instance_id(event_id)
-        check_json(payload, "the event payload")
+        value = to_json_value(payload, "the event payload")
         try:
             deliver_event(
-                self._binding.services, self._binding.name, self.id, type, payload, event_id
+                self._binding.services, self._binding.name, self.id, type, value, event_id
             )
-        except ConditionFailedError as exc:
+        except MetaConditionFailedError as exc:
             if exc.current is None:
                 raise self._not_found() from None
             raise InstanceConflictError(
                 f"instance {self.id!r} is {exc.current.status}: it takes no more events"
             ) from None
 
-    def _wake(self, generation: int) -> None:
-        self._binding.services.wakeups.send_now([Wakeup(self._binding.name, self.id, generation)])
-
-
-def deliver_event(
-    services: Services,
-    workflow: str,
-    instance_id: str,
-    event_type: str,
-    payload: Any,
-    event_id: str | None,
-) -> None:
-    """Store an event in the inbox (FIFO per type), then wake the instance if it waits.
-
-    Raises `ConditionFailedError` (current meta or None) when it is missing or ended.
-    """
-    services.journal.append_event(
-        workflow, instance_id, event_type, payload, now_ms(services.clock), event_id, OPEN
-    )
-    meta = services.journal.get_meta(workflow, instance_id)
-    if meta is not None and meta.status == InstanceStatus.WAITING:
-        services.wakeups.send_now([Wakeup(workflow, instance_id, meta.generation)])
-
-
-def child_done_event(workflow: str, instance_id: str) -> str:
-    """The internal event type that tells a parent its child has ended (users cannot send
-    it: user event types may not contain '.')."""
-    return f"{CHILD_DONE_PREFIX}{watcher_key(workflow, instance_id)}"
-
-
-def notify_watchers(services: Services, meta: InstanceMeta) -> None:
-    """Tell every instance waiting for this one (`step.wait_for_workflow`) that it ended,
-    then settle: remove them and clear `due_at` (the sweeper's reminder to do this)."""
-    if not meta.watchers and meta.due_at is None:
-        return
-    event_type = child_done_event(meta.workflow, meta.instance_id)
-    for watcher in meta.watchers:
-        workflow, _, instance_id = watcher.partition("#")
-        try:
-            deliver_event(
-                services,
-                workflow,
-                instance_id,
-                event_type,
-                {"status": str(meta.status)},
-                f"{event_type}#{meta.generation}",  # a re-notification is a no-op
-            )
-        except ConditionFailedError:
-            continue
-    services.journal.settle_watchers(
-        meta.workflow, meta.instance_id, meta.watchers, meta.generation
-    )
+    def _wake(self, meta: InstanceMeta) -> None:
+        wakeup = Wakeup(self._binding.name, self.id, meta.generation, meta.epoch)
+        self._binding.services.wakeups.send_now([wakeup])
 
 
 class WorkflowBinding:
@@ -347,11 +264,16 @@ class WorkflowBinding:
     def _new_meta(self, instance_id: str | None, params: Any) -> InstanceMeta:
         chosen = check_instance_id(instance_id) if instance_id is not None else uuid.uuid4().hex
         now = now_ms(self.services.clock)
+        value = to_json_value(self.workflow.validate_params(params), "params")
+        packed = self.services.payloads.pack(
+            value, owner=f"{self.name}/{chosen}/params", inline_limit=PARAMS_INLINE_BYTES
+        )
         return InstanceMeta(
             workflow=self.name,
             instance_id=chosen,
             status=InstanceStatus.QUEUED,
-            params=self.workflow.validate_params(params),
+            params=packed.inline,
+            params_ref=packed.ref,
             created_at=now,
             due_at=now,
         )
@@ -372,7 +294,7 @@ class WorkflowBinding:
             existing is None
             or existing.status != InstanceStatus.QUEUED
             or existing.generation != 0
-            or existing.params != meta.params
+            or (existing.params, existing.params_ref) != (meta.params, meta.params_ref)
         ):
             raise InstanceConflictError(
                 f"instance {meta.instance_id!r} of {self.name!r} exists already"

@@ -10,13 +10,13 @@ MAX_WORKFLOW_NAME = 64
 MAX_INSTANCE_ID = 100
 MAX_STEP_NAME = 256
 MAX_EVENT_TYPE = 100
-_ID = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9\-_]*$")
+_ID = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*")
 
 
 def check_workflow_name(name: str) -> str:
     if not isinstance(name, str) or not name or len(name) > MAX_WORKFLOW_NAME:
         raise ValidationError(f"workflow name must be 1-{MAX_WORKFLOW_NAME} characters: {name!r}")
-    if not _ID.match(name):
+    if not _ID.fullmatch(name):
         raise ValidationError(f"workflow name may hold letters, digits, - and _ only: {name!r}")
     return name
 
@@ -24,17 +24,27 @@ def check_workflow_name(name: str) -> str:
 def check_instance_id(instance_id: str) -> str:
     if not isinstance(instance_id, str) or not instance_id or len(instance_id) > MAX_INSTANCE_ID:
         raise ValidationError(f"instance id must be 1-{MAX_INSTANCE_ID} characters")
-    if not _ID.match(instance_id):
+    if not _ID.fullmatch(instance_id):
         raise ValidationError(
             f"instance id {instance_id!r} must match ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$"
         )
     return instance_id
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_no_control(value: str, what: str) -> str:
+    """`value`, or `ValidationError` when it holds a control character."""
+    if _CONTROL.search(value):
+        raise ValidationError(f"{what} may not contain control characters: {value!r}")
+    return value
+
+
 def check_step_name(name: str) -> str:
     if not isinstance(name, str) or not name or len(name) > MAX_STEP_NAME:
         raise ValidationError(f"step name must be a string of 1-{MAX_STEP_NAME} characters")
-    return name
+    return check_no_control(name, "a step name")
 
 
 def check_event_type(event_type: str) -> str:
@@ -42,4 +52,4 @@ def check_event_type(event_type: str) -> str:
         raise ValidationError(f"event type must be 1-{MAX_EVENT_TYPE} characters")
     if "." in event_type:
         raise ValidationError(f"event type may not contain '.': {event_type!r}")
-    return event_type
+    return check_no_control(event_type, "an event type")

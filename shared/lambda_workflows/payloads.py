@@ -1,50 +1,35 @@
-"""JSON results: encoding, the size limit, and offloading large values to a blob store."""
+"""JSON values: encoding, the size limits, and offloading large values to a blob store.
+
+Every journal item stays under DynamoDB's 400 KB, whatever the user sends. Each value
+has an inline limit chosen so that its item, with everything else the item holds
+(bounded: names, an error message, the attempt log), stays under `ITEM_BUDGET_BYTES`;
+a larger value goes to the blob store and the item keeps its key.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
-OFFLOAD_BYTES = 350_000
-"""Results larger than this go to the blob store; the journal keeps a pointer."""
-MAX_OUTPUT_BYTES = 32 * 1024 * 1024
-"""Largest step result or instance output."""
+from lambda_workflows.blobs import BlobStore
+from lambda_workflows.errors import NotJsonError, OutputTooLargeError, ValidationError
 
-
-class NotJsonError(TypeError):
-    """A value that cannot be journaled as JSON."""
-
-
-class OutputTooLargeError(ValueError):
-    """A value over MAX_OUTPUT_BYTES."""
-
-
-class BlobStore(Protocol):
-    """Where large results live (S3 on AWS)."""
-
-    def put(self, key: str, data: bytes) -> None: ...
-
-    def get(self, key: str) -> bytes: ...
-
-
-class MemoryBlobStore:
-    """Blob store in a dict."""
-
-    def __init__(self) -> None:
-        self._blobs: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-
-    def put(self, key: str, data: bytes) -> None:
-        with self._lock:
-            self._blobs[key] = data
-
-    def get(self, key: str) -> bytes:
-        with self._lock:
-            return self._blobs[key]
+ITEM_BUDGET_BYTES = 350_000
+"""What any journal item may hold (DynamoDB's limit is 400 KB)."""
+STEP_INLINE_BYTES = 280_000
+"""A step result or event payload up to this stays in its item (the rest of a step record
+is bounded: its attempt log and error messages are capped)."""
+PARAMS_INLINE_BYTES = 125_000
+"""Params up to this stay in the meta item; their output shares what is left of
+`META_VALUES_BYTES`."""
+META_VALUES_BYTES = 250_000
+"""Params and output together inline on the meta item."""
+MAX_VALUE_BYTES = 32 * 1024 * 1024
+"""Largest step result, output, params or event payload."""
 
 
 def _default(value: Any) -> Any:
@@ -61,40 +46,61 @@ def encode(value: Any) -> str:
         raise NotJsonError(str(exc)) from None
 
 
-def check_json(value: Any, what: str) -> None:
-    """Raise `ValidationError` (a 400) unless `value` can be stored as JSON."""
-    from lambda_workflows.errors import ValidationError
+def size_of(value: Any) -> int:
+    """Bytes of `value` as stored (compact JSON, UTF-8)."""
+    return len(encode(value).encode())
 
+
+def to_json_value(value: Any, what: str) -> Any:
+    """`value` as JSON round-trips it (models dumped), or `ValidationError` (a 400) when it
+    is not JSON or is over `MAX_VALUE_BYTES`."""
     try:
-        encode(value)
+        text = encode(value)
     except NotJsonError as exc:
         raise ValidationError(f"{what} must be JSON: {exc}") from None
+    size = len(text.encode())
+    if size > MAX_VALUE_BYTES:
+        raise ValidationError(f"{what} is {size} bytes, over the limit of {MAX_VALUE_BYTES}")
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A value ready to store: `inline` in the item, or in the blob store under `ref`."""
+
+    inline: Any
+    ref: str | None
+    value: Any
+    """The value as JSON round-trips it: what replay will return."""
+    size: int
 
 
 class Payloads:
-    """Stores a JSON value inline or, when large, in the blob store."""
+    """Stores JSON values inline or, when large, in the blob store."""
 
     def __init__(self, blobs: BlobStore, prefix: str = "lwf-results") -> None:
         self._blobs = blobs
         self._prefix = prefix
 
-    def pack(self, value: Any, *, owner: str) -> tuple[Any, str | None, Any]:
-        """Return `(inline, blob key, value)`: the value as JSON round-trips it, stored
-        inline (`key` None) or in the blob store (`inline` None)."""
+    def pack(self, value: Any, *, owner: str, inline_limit: int = STEP_INLINE_BYTES) -> Packed:
+        """Encode `value`; put it in the blob store when it is over `inline_limit` bytes.
+
+        Raises `NotJsonError`, or `OutputTooLargeError` over `MAX_VALUE_BYTES`.
+        """
         text = encode(value)
-        size = len(text.encode())
-        if size > MAX_OUTPUT_BYTES:
+        data = text.encode()
+        if len(data) > MAX_VALUE_BYTES:
             raise OutputTooLargeError(
-                f"{size} bytes is over the {MAX_OUTPUT_BYTES}-byte limit; store the data "
+                f"{len(data)} bytes is over the {MAX_VALUE_BYTES}-byte limit; store the data "
                 "in a bucket and return a reference"
             )
         decoded = json.loads(text)
-        if size <= OFFLOAD_BYTES:
-            return decoded, None, decoded
-        digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+        if len(data) <= inline_limit:
+            return Packed(decoded, None, decoded, len(data))
+        digest = hashlib.sha256(data).hexdigest()[:32]
         key = f"{self._prefix}/{owner}/{digest}.json"
-        self._blobs.put(key, text.encode())
-        return None, key, decoded
+        self._blobs.put(key, data)
+        return Packed(None, key, decoded, len(data))
 
     def unpack(self, inline: Any, ref: str | None) -> Any:
         if ref is None:

@@ -29,6 +29,9 @@ class Settings(BaseModel):
     region: str | None = None
     endpoint_url: str | None = None
     """Set only for local dev (a moto server); empty on AWS."""
+    heartbeat_ms: int = 1000
+    """How much step time may pass between two looks at the instance (lease renewal, pause
+    requests); 0 looks at every step boundary (`LWF_HEARTBEAT_MS`)."""
     bindings: dict[str, str] = {}
     """Physical resource names of the app's bindings (`LWF_BINDINGS`, a JSON object)."""
 
@@ -57,3 +60,14 @@ class Settings(BaseModel):
             for name, value in self.model_dump().items()
             if value is not None
         }
+
+
+def heartbeat_ms(default: int, environ: Mapping[str, str] | None = None) -> int:
+    """`LWF_HEARTBEAT_MS` from the environment, or `default` when it is not set."""
+    source = os.environ if environ is None else environ
+    raw = source.get(f"{ENV_PREFIX}HEARTBEAT_MS")
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise ValidationError(f"{ENV_PREFIX}HEARTBEAT_MS must be a whole number of ms: {raw!r}")
+    return int(raw)

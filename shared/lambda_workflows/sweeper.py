@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lambda_workflows.clock import now_ms
-from lambda_workflows.journal.base import ConditionFailedError, MetaCondition
+from lambda_workflows.errors import MetaConditionFailedError
+from lambda_workflows.journal.base import MetaCondition
 from lambda_workflows.services import Services
 from lambda_workflows.wakeups import Wakeup
 
@@ -42,11 +43,15 @@ class Sweeper:
                     meta.workflow,
                     meta.instance_id,
                     {"due_at": now + self.settings.retry_ms},
-                    MetaCondition(status_in=frozenset({meta.status}), generation=meta.generation),
+                    MetaCondition(
+                        status_in=frozenset({meta.status}),
+                        generation=meta.generation,
+                        epoch=meta.epoch,
+                    ),
                 )
-            except ConditionFailedError:
+            except MetaConditionFailedError:
                 continue
-            resent.append(Wakeup(meta.workflow, meta.instance_id, meta.generation))
+            resent.append(Wakeup(meta.workflow, meta.instance_id, meta.generation, meta.epoch))
         if resent:
             self.services.wakeups.send_now(resent)
         return resent

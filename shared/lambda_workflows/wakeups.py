@@ -7,25 +7,52 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from lambda_workflows.errors import ValidationError
+
 MAX_QUEUE_DELAY_MS = 15 * 60 * 1000
 """Delays up to this go through SQS DelaySeconds; longer ones through EventBridge Scheduler."""
 
 
 @dataclass(frozen=True)
 class Wakeup:
-    """Body of a wake-up message. A stale generation makes it a no-op."""
+    """Body of a wake-up message.
+
+    A stale `generation` (the instance was restarted or terminated) or `epoch` (it has
+    suspended since this was sent, and sent its own wake-up then) makes it a no-op, so a
+    duplicated message dies out instead of doubling every later wake-up. `retry` counts
+    the prompt re-tries after transient errors."""
 
     workflow: str
     instance_id: str
     generation: int
+    epoch: int = 0
+    retry: int = 0
 
     def to_json(self) -> str:
-        return json.dumps({"w": self.workflow, "i": self.instance_id, "g": self.generation})
+        data: dict[str, Any] = {
+            "w": self.workflow,
+            "i": self.instance_id,
+            "g": self.generation,
+            "e": self.epoch,
+        }
+        if self.retry:
+            data["r"] = self.retry
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, body: str) -> Wakeup:
-        data: dict[str, Any] = json.loads(body)
-        return cls(str(data["w"]), str(data["i"]), int(data["g"]))
+        """Parse a message body; `ValidationError` when it is not a wake-up."""
+        try:
+            data: dict[str, Any] = json.loads(body)
+            return cls(
+                str(data["w"]),
+                str(data["i"]),
+                int(data["g"]),
+                int(data.get("e", 0)),
+                int(data.get("r", 0)),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValidationError(f"not a wake-up message: {body[:200]!r}") from exc
 
 
 class WakeupSender(Protocol):

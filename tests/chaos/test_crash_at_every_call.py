@@ -106,7 +106,7 @@ def _drive_chaos(env: WorkflowTestEnv, injector: Injector) -> dict[str, Any]:
     _retrying(injector, lambda: instance.send_event("go", 1, event_id="go-1"))
     env.run_until_idle()
     _retrying(injector, lambda: instance.send_event("go", 2, event_id="go-2"))
-    return env.wait_for_status("chaos", "c", "complete")
+    return env.wait_for_status("chaos", "c", "complete").to_dict()
 
 
 def test_clean_run_and_its_call_count() -> None:
@@ -168,7 +168,7 @@ def _drive_family(env: WorkflowTestEnv, injector: Injector) -> dict[str, Any]:
     env.wait_for_status("kid", "k", "waiting")
     kid = env.binding("kid").get("k")
     _retrying(injector, lambda: kid.send_event("go", 4, event_id="go-4"))
-    return env.wait_for_status("parent", "p", "complete")
+    return env.wait_for_status("parent", "p", "complete").to_dict()
 
 
 @pytest.mark.parametrize("phase", ["before", "after"])

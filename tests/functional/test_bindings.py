@@ -31,10 +31,11 @@ from lambda_workflows.bindings import (
 )
 from lambda_workflows.bindings.ai import DEFAULT_MODEL
 from lambda_workflows.bindings.table import BATCH_SIZE
+from lambda_workflows.blobs import MemoryBlobStore
 from lambda_workflows.clock import VirtualClock
 from lambda_workflows.engine import Engine
 from lambda_workflows.journal import MemoryJournal
-from lambda_workflows.payloads import MemoryBlobStore, Payloads
+from lambda_workflows.payloads import Payloads
 from lambda_workflows.services import Services
 from lambda_workflows.settings import Settings
 from lambda_workflows.testing import WorkflowTestEnv

@@ -101,10 +101,10 @@ def env(make_env: Any) -> WorkflowTestEnv:
 def test_parent_suspends_until_its_children_end(env: WorkflowTestEnv) -> None:
     parent = env.binding("parent").create(id="p", params={"items": ["a", "b", "c"]})
     env.run_until_idle()
-    assert parent.status()["status"] == "waiting"
-    assert [s["status"] for s in parent.status()["steps"][1:]] == ["waiting"] * 3
+    assert parent.status().status == "waiting"
+    assert [s["status"] for s in parent.status().to_dict()["steps"][1:]] == ["waiting"] * 3
     invocations = env.pump.invocations
-    status = env.wait_for_status("parent", "p", "complete")
+    status = env.wait_for_status("parent", "p", "complete").to_dict()
     assert status["output"] == [{"item": "A"}, {"item": "B"}, {"item": "C"}]
     assert env.now() - START < timedelta(days=1, minutes=1)
     # no polling: the parent ran once per child's end (plus the batch that started it)
@@ -116,7 +116,7 @@ def test_a_failed_child_raises_step_error_in_the_parent(env: WorkflowTestEnv) ->
     with env.introspect("child", "p-1") as i:
         i.mock_step_error("work", ValueError("bad item"))
         env.binding("parent").create(id="p", params={"items": ["ok", "bad"]})
-        status = env.wait_for_status("parent", "p", "complete")
+        status = env.wait_for_status("parent", "p", "complete").to_dict()
     ok, bad = status["output"]
     assert ok == {"item": "OK"}
     assert bad["failed"] == "StepError"
@@ -129,14 +129,14 @@ def test_child_already_ended_terminated_missing_or_late(env: WorkflowTestEnv) ->
     children.create(id="done", params={"item": "x", "nap": "1 second"})
     env.wait_for_status("child", "done", "complete")
     env.binding("direct").create(id="d1", params={"child": "done", "timeout": "1 hour"})
-    assert env.wait_for_status("direct", "d1", "complete")["output"] == {"item": "X"}
+    assert env.wait_for_status("direct", "d1", "complete").output == {"item": "X"}
 
     slow = children.create(id="slow", params={"item": "y", "nap": "7 days"})
     env.binding("direct").create(id="d2", params={"child": "slow", "timeout": "1 hour"})
     env.binding("direct").create(id="d3", params={"child": "slow", "timeout": "30 days"})
-    assert env.wait_for_status("direct", "d2", "complete")["output"] == {"timed_out": "wait"}
+    assert env.wait_for_status("direct", "d2", "complete").output == {"timed_out": "wait"}
     slow.terminate()
-    output = env.wait_for_status("direct", "d3", "complete")["output"]
+    output = env.wait_for_status("direct", "d3", "complete").output
     assert output["error_type"] == "WorkflowTerminated"
     assert env.now() - START < timedelta(days=1)
 
@@ -159,9 +159,9 @@ def test_wait_for_a_missing_instance_or_a_bad_reference(make_env: Any) -> None:
     )
     other = make_env(app)
     other.binding("missing").create(id="m")
-    assert other.wait_for_status("missing", "m", "complete")["output"] == "InstanceNotFoundError"
+    assert other.wait_for_status("missing", "m", "complete").output == "InstanceNotFoundError"
     other.binding("bad-ref").create(id="b")
-    error = other.wait_for_status("bad-ref", "b", "errored")["error"]
+    error = other.wait_for_status("bad-ref", "b", "errored").to_dict()["error"]
     assert error["name"] == "ValidationError"
     assert "(workflow, id) pair" in error["message"]
 
@@ -178,12 +178,12 @@ def test_a_crash_between_the_childs_end_and_the_notification(env: WorkflowTestEn
     env.binding("parent").create(id="p", params={"items": ["a"], "nap": "1 hour"})
     env.run_until_idle()
     ddb.meta.events.register("before-call.dynamodb.TransactWriteItems", crash_once)
-    status = env.wait_for_status("parent", "p", "complete")
+    status = env.wait_for_status("parent", "p", "complete").to_dict()
     assert crashes["left"] == 0
     assert status["output"] == [{"item": "A"}]
     # the child's message came back after its visibility timeout and finished the job
     assert timedelta(hours=1) < env.now() - START < timedelta(hours=1, minutes=5)
-    assert env.binding("child").get("p-0").status()["status"] == "complete"
+    assert env.binding("child").get("p-0").status().status == "complete"
 
 
 class EventChild(WorkflowEntrypoint[Any]):
@@ -210,12 +210,12 @@ def test_a_child_restarted_after_notifying_still_tells_its_parent(make_env: Any)
     env.run_until_idle()
     child.send_event("go", 1)
     env.pump.deliver_once()  # only the child runs: it ends and tells the parent
-    assert child.status()["status"] == "complete"
+    assert child.status().status == "complete"
     child.restart()  # an operator re-runs it before the parent has looked
     env.run_until_idle()
-    assert env.binding("waiting").get("p").status()["status"] == "waiting"
+    assert env.binding("waiting").get("p").status().status == "waiting"
     child.send_event("go", 2)
-    status = env.wait_for_status("waiting", "p", "complete")
+    status = env.wait_for_status("waiting", "p", "complete").to_dict()
     assert status["output"] == {"got": 2}
     assert env.now() - START < timedelta(minutes=1)
 
@@ -236,8 +236,8 @@ def test_a_crash_inside_terminate_is_finished_by_the_sweeper(make_env: Any) -> N
     ddb.meta.events.register("before-call.dynamodb.TransactWriteItems", crash_once)
     with pytest.raises(ConnectionError):
         child.terminate()
-    assert child.status()["status"] == "terminated"
-    status = env.wait_for_status("waiting", "p", "complete")
+    assert child.status().status == "terminated"
+    status = env.wait_for_status("waiting", "p", "complete").to_dict()
     assert status["output"] == "WorkflowTerminated"
     assert env.now() - START < timedelta(minutes=5)  # the sweeper's grace, not 30 days
     meta = env.engine.services.journal.get_meta("kid", "c")
@@ -264,7 +264,7 @@ def test_a_large_child_output_reaches_the_parent_and_its_replays(make_env: Any) 
     )
     env.binding("big-child").create(id="b")
     env.binding("big-parent").create(id="p")
-    assert env.wait_for_status("big-parent", "p", "complete")["output"] == 400_000
+    assert env.wait_for_status("big-parent", "p", "complete").output == 400_000
     keys = [
         o["Key"] for o in env.cloud.client("s3").list_objects_v2(Bucket="lwf-results")["Contents"]
     ]

@@ -17,6 +17,7 @@ from tests.functional.helpers import Calls
 calls = Calls()
 entered = threading.Event()
 release = threading.Event()
+seen: list[str] = []
 
 
 class Sleepy(WorkflowEntrypoint[Any]):
@@ -36,6 +37,7 @@ class Racy(WorkflowEntrypoint[Any]):
             return f"a{n}"
 
         a = await step.do("a", slow_first)
+        seen.append(a)
         b = await step.do("b", lambda: f"b{calls.hit('b')}")
         return [a, b]
 
@@ -47,6 +49,7 @@ APP = WorkflowApp([Workflow("sleepy", Sleepy), Workflow("racy", Racy)])
 def env(make_env: Any) -> Any:
     entered.clear()
     release.clear()
+    seen.clear()
     environment = make_env(APP)
     calls.reset(environment.clock)
     return environment
@@ -66,7 +69,7 @@ def test_duplicate_deliveries_never_rerun_a_journaled_step(env: Any) -> None:
     _send(env, Wakeup("sleepy", "d", 0), times=2)  # early wake-ups while it sleeps
     env.run_until_idle()
     assert dict(calls.count) == {"a": 1}
-    status = env.wait_for_status("sleepy", "d", "complete")
+    status = env.wait_for_status("sleepy", "d", "complete").to_dict()
     _send(env, Wakeup("sleepy", "d", 0), times=2)  # late duplicates after completion
     env.run_until_idle()
     assert status["output"] == [1, 1]
@@ -74,6 +77,8 @@ def test_duplicate_deliveries_never_rerun_a_journaled_step(env: Any) -> None:
 
 
 def test_two_workers_racing_keep_the_first_written_result(env: Any) -> None:
+    """Guards: a worker that loses the write of a step returns the journaled winner's
+    value to `run()` (the first time too), never the one its own attempt produced."""
     journal = env.engine.services.journal
     env.binding("racy").create(id="r")
     first = threading.Thread(target=env.pump.deliver_once)
@@ -83,18 +88,19 @@ def test_two_workers_racing_keep_the_first_written_result(env: Any) -> None:
     # so SQS redelivers and a second worker takes the instance over.
     env.clock.advance(timedelta(minutes=20))
     env.pump.run_until_idle()
-    status = env.binding("racy").get("r").status()
+    status = env.binding("racy").get("r").status().to_dict()
     assert status["status"] == "complete"
     assert status["output"] == ["a2", "b1"]
-    stored = journal.get_step("racy", "r", "a#0")
+    stored = journal.load("racy", "r").steps["a#0"]
 
     release.set()
     first.join(10)
     assert not first.is_alive()
     env.run_until_idle()
-    assert journal.get_step("racy", "r", "a#0") == stored
-    assert journal.get_step("racy", "r", "a#0").result == "a2"
-    assert env.binding("racy").get("r").status()["output"] == ["a2", "b1"]
+    assert journal.load("racy", "r").steps["a#0"] == stored
+    assert stored.result == "a2"
+    assert seen == ["a2", "a2"]  # the loser's run() saw the winner's "a2", not its "a1"
+    assert env.binding("racy").get("r").status().output == ["a2", "b1"]
     assert dict(calls.count) == {"a": 2, "b": 1}
 
 
@@ -110,11 +116,11 @@ def test_a_worker_that_died_during_a_pause_request_leaves_a_paused_instance(env:
         MetaCondition(),
     )
     instance.pause()
-    assert instance.status()["status"] == "waitingForPause"
+    assert instance.status().status == "waitingForPause"
     env.advance("20 minutes")  # the sweeper notices; the next worker completes the pause
-    assert instance.status()["status"] == "paused"
+    assert instance.status().status == "paused"
     instance.resume()
-    assert env.wait_for_status("sleepy", "p", "complete")["output"] == [1, 1]
+    assert env.wait_for_status("sleepy", "p", "complete").output == [1, 1]
 
 
 def test_a_wakeup_for_an_unknown_workflow_ends_in_the_dead_letter_queue(env: Any) -> None:
@@ -131,7 +137,7 @@ def test_a_bad_record_fails_alone_in_its_batch(env: Any) -> None:
     _send(env, Wakeup("no-such-workflow", "x", 0), times=1)
     env.binding("sleepy").create(id="good")
     assert env.pump.deliver_once() == 2
-    assert env.binding("sleepy").get("good").status()["status"] == "waiting"
+    assert env.binding("sleepy").get("good").status().status == "waiting"
     attributes = env.cloud.client("sqs").get_queue_attributes(
         QueueUrl=env.cloud.settings.queue_url, AttributeNames=["All"]
     )["Attributes"]

@@ -67,7 +67,7 @@ def test_mock_step_result_keeps_the_real_function_from_running(env: WorkflowTest
         i.mock_step_result("charge", "mocked")
         env.binding("charge").create(id="c1")
         assert i.wait_for_step_result("charge") == "mocked"
-        assert i.wait_for_status("complete")["output"] == {
+        assert i.wait_for_status("complete").output == {
             "quote": {"amount": 42},
             "paid": "mocked",
         }
@@ -97,7 +97,7 @@ def test_errors_until_retries_run_out_and_non_retryable_errors(env: WorkflowTest
         env.binding("charge").create(id="always")
         with pytest.raises(StepError, match="quote service down"):
             i.wait_for_step_result("quote")
-        assert i.wait_for_status("errored")["steps"][0]["attempts"] == 6
+        assert i.wait_for_status("errored").to_dict()["steps"][0]["attempts"] == 6
         assert i.error() == {
             "name": "StepError",
             "message": "step 'quote' failed: Exception: quote service down",
@@ -106,7 +106,7 @@ def test_errors_until_retries_run_out_and_non_retryable_errors(env: WorkflowTest
     with env.introspect("charge", "once") as i:
         i.mock_step_error("quote", NonRetryableError("bad card"))
         env.binding("charge").create(id="once")
-        assert i.wait_for_status("errored")["steps"][0]["attempts"] == 1
+        assert i.wait_for_status("errored").to_dict()["steps"][0]["attempts"] == 1
     assert calls.count == {}
 
 
@@ -114,14 +114,16 @@ def test_force_step_timeout(env: WorkflowTestEnv) -> None:
     with env.introspect("charge", "slow") as i:
         i.force_step_timeout("charge", times=1)
         env.binding("charge").create(id="slow")
-        assert i.wait_for_status("complete")["output"]["paid"] == "paid"
+        assert i.wait_for_status("complete").output["paid"] == "paid"
         first = i.steps()[1]["attempt_log"][0]
         assert first["error"]["name"] == "StepTimeoutError"
     with env.introspect("charge", "never") as i:
         i.force_step_timeout("charge")
         env.binding("charge").create(id="never")
-        assert i.wait_for_status("errored")["error"]["message"].startswith(
-            "step 'charge' failed: StepTimeoutError"
+        assert (
+            i.wait_for_status("errored")
+            .to_dict()["error"]["message"]
+            .startswith("step 'charge' failed: StepTimeoutError")
         )
 
 
@@ -139,7 +141,7 @@ def test_disable_sleeps_keeps_the_clock_still(env: WorkflowTestEnv) -> None:
         i.disable_sleeps()
         i.mock_event("answer", "yes")
         env.binding("sleeps").create(id="s")
-        assert i.wait_for_status("complete")["output"] == "yes"
+        assert i.wait_for_status("complete").output == "yes"
     assert env.now() == START
 
 
@@ -153,7 +155,7 @@ def test_disable_named_sleeps_only_and_after_the_instance_started(env: WorkflowT
         assert [s["status"] for s in i.steps()] == ["succeeded", "sleeping"]
         assert env.now() == START
         i.mock_event("answer", {"ok": True})
-        assert i.wait_for_status("complete")["output"] == {"ok": True}
+        assert i.wait_for_status("complete").output == {"ok": True}
     assert env.now() == START + timedelta(hours=1)
 
 
@@ -163,7 +165,7 @@ def test_force_event_timeout_wins_over_a_waiting_event(env: WorkflowTestEnv) -> 
         i.mock_event("answer", "too late")
         i.force_event_timeout("answer")
         env.binding("sleeps").create(id="t")
-        assert i.wait_for_status("complete")["output"] == "no answer"
+        assert i.wait_for_status("complete").output == "no answer"
         assert i.steps()[2]["status"] == "timedOut"
         with pytest.raises(WaitTimeoutError):
             i.wait_for_step_result("answer")
@@ -173,7 +175,7 @@ def test_force_event_timeout_wins_over_a_waiting_event(env: WorkflowTestEnv) -> 
 def test_the_week_long_sleep_skips_in_virtual_time(env: WorkflowTestEnv) -> None:
     env.binding("sleeps").create(id="w")
     with env.introspect("sleeps", "w") as i:
-        assert i.wait_for_status("complete")["output"] == "no answer"
+        assert i.wait_for_status("complete").output == "no answer"
     assert env.now() - START >= timedelta(days=8, hours=1)
 
 
@@ -183,12 +185,12 @@ def test_workflow_wide_introspection_applies_to_every_instance(env: WorkflowTest
         for n in range(3):
             env.binding("charge").create(id=f"w{n}")
         for n in range(3):
-            output = env.wait_for_status("charge", f"w{n}", "complete")["output"]
+            output = env.wait_for_status("charge", f"w{n}", "complete").output
             assert output["quote"] == {"amount": 1}
         with pytest.raises(ValidationError, match="every instance"):
             every.output()
     env.binding("charge").create(id="after")
-    assert env.wait_for_status("charge", "after", "complete")["output"]["quote"] == {"amount": 42}
+    assert env.wait_for_status("charge", "after", "complete").output["quote"] == {"amount": 42}
     assert calls.count == {"charge": 4, "quote": 1}
 
 
@@ -198,7 +200,7 @@ def test_mock_event_reaches_every_instance_of_a_workflow(env: WorkflowTestEnv) -
         every.mock_event("answer", "broadcast")
         env.binding("sleeps").create_batch([{"id": "a"}, {"id": "b"}])
         for instance_id in ("a", "b"):
-            assert env.wait_for_status("sleeps", instance_id, "complete")["output"] == "broadcast"
+            assert env.wait_for_status("sleeps", instance_id, "complete").output == "broadcast"
 
 
 def test_an_unreachable_wait_says_where_the_instance_is(env: WorkflowTestEnv) -> None:
@@ -239,7 +241,7 @@ def test_the_workflows_fixture_runs_the_configured_app(workflows: WorkflowTestEn
     with workflows.introspect("approval", "fixture") as i:
         i.mock_event("approval-response", {"approved": True})
         workflows.binding("approval").create(id="fixture", params={"user_id": "u"})
-        assert i.wait_for_status("complete")["output"] == {"approved": True}
+        assert i.wait_for_status("complete").output == {"approved": True}
 
 
 class Spawner(WorkflowEntrypoint[Any]):
@@ -256,7 +258,7 @@ def test_waits_on_an_instance_that_something_else_creates_later(make_env: Any) -
     with env.introspect("charge", "spawned") as i:
         env.binding("spawner").create(id="s")
         assert i.wait_for_step_result("quote") == {"amount": 42}
-        assert i.wait_for_status("complete")["output"]["paid"] == "paid"
+        assert i.wait_for_status("complete").output["paid"] == "paid"
     with pytest.raises(StatusNotReachedError, match="does not exist"):
         env.wait_for_status("charge", "never-created", "complete")
 

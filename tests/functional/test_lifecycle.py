@@ -81,12 +81,12 @@ def test_pause_while_waiting_then_resume(env: Any) -> None:
     instance = env.binding("steps").create(id="p", params={"user_id": "u"})
     env.run_until_idle()
     instance.pause()
-    assert instance.status()["status"] == "paused"
+    assert instance.status().status == "paused"
     env.advance("2 hours")
-    assert instance.status()["status"] == "paused"
+    assert instance.status().status == "paused"
     assert calls.count["b"] == 0
     instance.resume()
-    status = env.wait_for_status("steps", "p", "complete")
+    status = env.wait_for_status("steps", "p", "complete").to_dict()
     assert status["output"] == {"user": "u", "a": 1, "b": 1}
 
 
@@ -94,12 +94,12 @@ def test_pause_while_running_takes_effect_at_the_next_step_boundary(make_env: An
     env = make_env(APP, worker_settings=WorkerSettings(heartbeat_ms=0))
     instance = env.binding("pauser").create(id="p")
     env.run_until_idle()
-    status = instance.status()
+    status = instance.status().to_dict()
     assert status["status"] == "paused"
     assert [s["name"] for s in status["steps"]] == ["pause me"]
     assert calls.count["after"] == 0
     instance.resume()
-    assert env.wait_for_status("pauser", "p", "complete")["steps"][-1]["name"] == "after"
+    assert env.wait_for_status("pauser", "p", "complete").to_dict()["steps"][-1]["name"] == "after"
     assert calls.count["after"] == 1
 
 
@@ -108,7 +108,7 @@ def test_terminate_makes_pending_wakeups_no_ops(env: Any) -> None:
     env.run_until_idle()
     instance.terminate()
     env.advance("2 hours")
-    assert instance.status()["status"] == "terminated"
+    assert instance.status().status == "terminated"
     assert calls.count["b"] == 0
     with pytest.raises(InstanceConflictError):
         instance.terminate()
@@ -122,12 +122,12 @@ def test_restart_from_scratch_and_from_a_step(env: Any) -> None:
     assert dict(calls.count) == {"a": 1, "b": 1}
 
     instance.restart()
-    status = env.wait_for_status("steps", "r", "complete")
+    status = env.wait_for_status("steps", "r", "complete").to_dict()
     assert dict(calls.count) == {"a": 2, "b": 2}
     assert status["output"] == {"user": "u", "a": 2, "b": 2}
 
     instance.restart(from_step="b")
-    status = env.wait_for_status("steps", "r", "complete")
+    status = env.wait_for_status("steps", "r", "complete").to_dict()
     assert dict(calls.count) == {"a": 2, "b": 3}
     assert status["output"] == {"user": "u", "a": 2, "b": 3}
     with pytest.raises(ValidationError):
@@ -138,7 +138,7 @@ def test_restart_while_sleeping_ignores_the_old_wakeup(env: Any) -> None:
     instance = env.binding("steps").create(id="r", params={"user_id": "u"})
     env.run_until_idle()
     instance.restart()
-    status = env.wait_for_status("steps", "r", "complete")
+    status = env.wait_for_status("steps", "r", "complete").to_dict()
     assert dict(calls.count) == {"a": 2, "b": 1}
     assert status["output"]["a"] == 2
 
@@ -183,14 +183,14 @@ def test_workflow_names_over_the_limit_are_rejected() -> None:
 
 def test_step_name_over_the_limit_errors_the_instance(env: Any) -> None:
     env.binding("long-name").create(id="l")
-    status = env.wait_for_status("long-name", "l", "errored")
+    status = env.wait_for_status("long-name", "l", "errored").to_dict()
     assert status["error"]["name"] == "ValidationError"
     assert "256" in status["error"]["message"]
 
 
 def test_step_limit(env: Any) -> None:
     env.binding("limited").create(id="l")
-    status = env.wait_for_status("limited", "l", "errored")
+    status = env.wait_for_status("limited", "l", "errored").to_dict()
     assert status["error"]["name"] == "StepLimitExceededError"
     assert len(status["steps"]) == 3
 

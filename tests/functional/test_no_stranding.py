@@ -62,11 +62,11 @@ def test_create_retried_after_a_crash_before_the_start_message(env: Any) -> None
     _crash_next_send(env, "send_now")
     with pytest.raises(SendCrashError):
         binding.create(id="c", params={"a": 1})
-    assert binding.get("c").status()["status"] == "queued"
+    assert binding.get("c").status().status == "queued"
     binding.create(id="c", params={"a": 1})  # the client's retry re-sends the start
     env.run_until_idle()
-    assert binding.get("c").status()["steps"][0]["name"] == "one"
-    assert env.wait_for_status("simple", "c", "complete")["output"] == "done"
+    assert binding.get("c").status().to_dict()["steps"][0]["name"] == "one"
+    assert env.wait_for_status("simple", "c", "complete").output == "done"
 
 
 def test_sweeper_starts_a_create_that_was_never_retried(env: Any) -> None:
@@ -75,20 +75,20 @@ def test_sweeper_starts_a_create_that_was_never_retried(env: Any) -> None:
     with pytest.raises(SendCrashError):
         binding.create(id="c")
     env.run_until_idle()
-    assert binding.get("c").status()["status"] == "queued"
-    assert env.wait_for_status("simple", "c", "complete")["output"] == "done"
+    assert binding.get("c").status().status == "queued"
+    assert env.wait_for_status("simple", "c", "complete").output == "done"
 
 
 def test_sweeper_resends_a_lost_sleep_wakeup(env: Any) -> None:
     binding = env.binding("simple")
     binding.create(id="s")
     env.run_until_idle()
-    assert binding.get("s").status()["status"] == "waiting"
+    assert binding.get("s").status().status == "waiting"
     _purge(env)
     env.advance("1 hour")
-    assert binding.get("s").status()["status"] == "waiting"
+    assert binding.get("s").status().status == "waiting"
     assert env.engine.sweeper.sweep() == []  # not overdue by the grace period yet
-    status = env.wait_for_status("simple", "s", "complete")
+    status = env.wait_for_status("simple", "s", "complete").to_dict()
     assert status["output"] == "done"
 
 
@@ -100,8 +100,8 @@ def test_crash_after_storing_an_event_is_covered_by_the_waits_deadline(env: Any)
     with pytest.raises(SendCrashError):
         instance.send_event("go", "payload")
     env.advance("59 minutes")
-    assert instance.status()["status"] == "waiting"
-    status = env.wait_for_status("waits", "w", "complete")
+    assert instance.status().status == "waiting"
+    status = env.wait_for_status("waits", "w", "complete").to_dict()
     assert status["output"] == "payload"
 
 
@@ -117,5 +117,5 @@ def test_paused_and_finished_instances_are_never_swept(env: Any) -> None:
     assert env.engine.sweeper.sweep() == []
     journal = env.engine.services.journal
     assert journal.list_due(now_ms(env.clock) + 10**9) == []
-    assert paused.status()["status"] == InstanceStatus.PAUSED
-    assert done.status()["status"] == InstanceStatus.COMPLETE
+    assert paused.status().status == InstanceStatus.PAUSED
+    assert done.status().status == InstanceStatus.COMPLETE

@@ -82,18 +82,18 @@ def env(make_env: Any) -> Any:
 def test_sleep_and_sleep_until_suspend_and_resume_at_the_right_times(env: Any) -> None:
     instance = env.binding("sleeper").create(id="s")
     env.run_until_idle()
-    assert instance.status()["status"] == "waiting"
+    assert instance.status().status == "waiting"
     assert calls.count == {"before": 1}
 
     env.advance("6 days")
     assert calls.count == {"before": 1}
-    assert instance.status()["status"] == "waiting"
+    assert instance.status().status == "waiting"
 
     env.advance("1 day")
     assert calls.count == {"before": 1, "middle": 1}
     assert calls.times["middle"][0] - START >= timedelta(days=7)
 
-    status = env.wait_for_status("sleeper", "s", "complete")
+    status = env.wait_for_status("sleeper", "s", "complete").to_dict()
     assert calls.times["after"][0] >= datetime(2027, 1, 1, tzinfo=UTC)
     assert calls.times["after"][0] < datetime(2027, 1, 1, 0, 0, 2, tzinfo=UTC)
     assert dict(calls.count) == {"before": 1, "middle": 1, "after": 1}
@@ -104,7 +104,7 @@ def test_events_sent_before_the_wait_are_buffered_fifo_and_consumed_once(env: An
     instance = env.binding("waiter").create(id="w")
     instance.send_event("go", {"n": 1})
     instance.send_event("go", {"n": 2})
-    status = env.wait_for_status("waiter", "w", "complete")
+    status = env.wait_for_status("waiter", "w", "complete").to_dict()
     assert status["output"]["first"]["payload"] == {"n": 1}
     assert status["output"]["first"]["type"] == "go"
     assert status["output"]["second"] == {"n": 2}
@@ -114,22 +114,22 @@ def test_events_sent_before_the_wait_are_buffered_fifo_and_consumed_once(env: An
 def test_event_sent_after_the_wait_wakes_the_instance(env: Any) -> None:
     instance = env.binding("waiter").create(id="w")
     env.run_until_idle()
-    assert instance.status()["status"] == "waiting"
+    assert instance.status().status == "waiting"
     env.advance("10 minutes")
     instance.send_event("go", {"n": 1})
     env.run_until_idle()
-    steps = {s["name"]: s for s in instance.status()["steps"]}
+    steps = {s["name"]: s for s in instance.status().to_dict()["steps"]}
     assert steps["first"]["status"] == "succeeded"
     assert steps["second"]["status"] == "waiting"
     instance.send_event("go", {"n": 2})
-    status = env.wait_for_status("waiter", "w", "complete")
+    status = env.wait_for_status("waiter", "w", "complete").to_dict()
     assert status["output"]["first"]["timestamp"] == (START + timedelta(minutes=10)).isoformat()
     assert status["output"]["second"] == {"n": 2}
 
 
 def test_wait_timeout_without_catching_errors_the_instance(env: Any) -> None:
     env.binding("waiter").create(id="w")
-    status = env.wait_for_status("waiter", "w", "errored")
+    status = env.wait_for_status("waiter", "w", "errored").to_dict()
     assert status["error"]["name"] == "WaitTimeoutError"
     assert env.now() - START >= timedelta(hours=1)
     assert status["steps"][0]["status"] == "timedOut"
@@ -140,7 +140,7 @@ def test_event_id_makes_a_resent_event_a_no_op(env: Any) -> None:
     instance.send_event("go", {"n": 1}, event_id="e1")
     instance.send_event("go", {"n": 1}, event_id="e1")
     instance.send_event("go", {"n": 2}, event_id="e2")
-    status = env.wait_for_status("waiter", "w", "complete")
+    status = env.wait_for_status("waiter", "w", "complete").to_dict()
     assert status["output"]["second"] == {"n": 2}
     assert len(status["events"]) == 2
 
@@ -157,13 +157,13 @@ def test_events_for_missing_or_finished_instances_and_bad_types(env: Any) -> Non
     instance.terminate()
     with pytest.raises(InstanceConflictError):
         instance.send_event("go", {})
-    assert instance.status()["events"] == []
+    assert instance.status().to_dict()["events"] == []
 
 
 def test_an_event_sent_while_the_instance_runs_is_not_lost(env: Any) -> None:
     env.binding("self-signal").create(id="p")
     env.run_until_idle()
-    status = env.binding("self-signal").get("p").status()
+    status = env.binding("self-signal").get("p").status().to_dict()
     assert status["status"] == "complete", status
     assert status["output"] == {"n": 1}
     assert env.now() == START
@@ -190,10 +190,10 @@ def test_short_delays_ride_sqs_and_long_ones_eventbridge_scheduler(env: Any) -> 
     env.run_until_idle()
     assert _pending(env) == ([15 * 60], [])
     env.advance("901 seconds")
-    assert instance.status()["steps"][1]["status"] == "sleeping"
+    assert instance.status().to_dict()["steps"][1]["status"] == "sleeping"
     delays, expressions = _pending(env)
     assert delays == []
     assert expressions == ["at(2026-03-01T12:31:01)"]
-    status = env.wait_for_status("napper", "n", "complete")
+    status = env.wait_for_status("napper", "n", "complete").to_dict()
     assert status["output"] == "rested"
     assert _pending(env) == ([], [])

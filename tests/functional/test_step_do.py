@@ -125,7 +125,7 @@ def test_backoff_attempt_times_on_the_virtual_clock(
     env: Any, backoff: str, expected: list[int]
 ) -> None:
     env.binding("flaky").create(id="i", params={"failures": 3, "backoff": backoff})
-    status = env.wait_for_status("flaky", "i", "complete")
+    status = env.wait_for_status("flaky", "i", "complete").to_dict()
     assert status["output"] == "ok"
     assert calls.count["flaky"] == 4
     assert calls.seconds("flaky") == pytest.approx(expected, abs=1.01)
@@ -141,7 +141,7 @@ def test_backoff_attempt_times_on_the_virtual_clock(
 
 def test_retries_exhausted_errors_the_instance(env: Any) -> None:
     env.binding("flaky").create(id="i", params={"failures": 10, "limit": 2})
-    status = env.wait_for_status("flaky", "i", "errored")
+    status = env.wait_for_status("flaky", "i", "errored").to_dict()
     assert calls.count["flaky"] == 3
     assert status["error"]["name"] == "StepError"
     assert status["error"]["step"] == "flaky"
@@ -151,14 +151,14 @@ def test_retries_exhausted_errors_the_instance(env: Any) -> None:
 
 def test_non_retryable_error_stops_at_once_and_is_catchable(env: Any) -> None:
     env.binding("catching").create(id="i")
-    status = env.wait_for_status("catching", "i", "complete")
+    status = env.wait_for_status("catching", "i", "complete").to_dict()
     assert calls.count["fail"] == 1
     assert status["output"] == {"step": "fail", "type": "BadInput", "message": "bad input"}
 
 
 def test_timed_out_attempt_is_a_failed_attempt(env: Any) -> None:
     env.binding("slow").create(id="i")
-    status = env.wait_for_status("slow", "i", "complete")
+    status = env.wait_for_status("slow", "i", "complete").to_dict()
     assert status["output"] == 2
     log = status["steps"][0]["attempt_log"]
     assert log[0]["error"]["name"] == "StepTimeoutError"
@@ -167,7 +167,7 @@ def test_timed_out_attempt_is_a_failed_attempt(env: Any) -> None:
 
 def test_results_round_trip_as_json_and_large_ones_go_to_s3(env: Any) -> None:
     env.binding("results").create(id="i")
-    status = env.wait_for_status("results", "i", "complete")
+    status = env.wait_for_status("results", "i", "complete").to_dict()
     assert status["output"] == {
         "model": {"name": "a", "size": 1},
         "dec": {"attempt": 1, "name": "decorated", "when": "now"},
@@ -186,7 +186,7 @@ def test_results_round_trip_as_json_and_large_ones_go_to_s3(env: Any) -> None:
 
 def test_non_json_result_fails_the_step_clearly(env: Any) -> None:
     env.binding("not-json").create(id="i")
-    status = env.wait_for_status("not-json", "i", "errored")
+    status = env.wait_for_status("not-json", "i", "errored").to_dict()
     assert "'set'" in status["error"]["message"]
     assert "set is not JSON serializable" in status["error"]["message"]
     assert status["steps"][0]["attempts"] == 1

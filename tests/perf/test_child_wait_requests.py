@@ -50,7 +50,7 @@ def _requests_by_instance() -> dict[str, Counter[str]]:
                 current[0] = None
 
         env.pump.handler = counted
-        assert env.wait_for_status("parent", "p", "complete")["output"] == "done"
+        assert env.wait_for_status("parent", "p", "complete").output == "done"
         return counts
 
 

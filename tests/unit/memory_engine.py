@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from lambda_workflows import WorkflowApp
+from lambda_workflows.blobs import MemoryBlobStore
 from lambda_workflows.clock import Clock, VirtualClock, from_ms, now_ms
 from lambda_workflows.engine import Engine
 from lambda_workflows.journal import MemoryJournal
-from lambda_workflows.payloads import MemoryBlobStore, Payloads
+from lambda_workflows.payloads import Payloads
 from lambda_workflows.services import Services
 from lambda_workflows.wakeups import MemoryWakeups
 

@@ -58,7 +58,7 @@ def test_a_deadline_beats_a_step_that_is_still_running(monkeypatch: pytest.Monke
     try:
         instance = memory.engine.binding("deadline").create(id="d")
         memory.run(max_deliveries=1)
-        status = instance.status()
+        status = instance.status().to_dict()
     finally:
         release.set()
         memory.engine.worker.close()

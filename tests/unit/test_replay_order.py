@@ -44,7 +44,7 @@ def test_replay_hands_results_back_in_their_original_completion_order() -> None:
     memory = MemoryEngine(APP)
     instance = memory.engine.binding("race").create(id="o")
     memory.run()
-    status = instance.status()
+    status = instance.status().to_dict()
     assert status["status"] == "complete", status
     assert status["output"] == "b"
     assert dict(runs) == {"a1": 1, "a2": 1, "b": 1}

@@ -8,12 +8,13 @@ import boto3
 from botocore.config import Config
 
 from lambda_workflows.app import WorkflowApp
+from lambda_workflows.aws.dynamodb import DynamoDBJournal
 from lambda_workflows.aws.s3 import S3BlobStore
 from lambda_workflows.aws.wakeups import QueueWakeups
 from lambda_workflows.clock import Clock, SystemClock
 from lambda_workflows.engine import Engine
-from lambda_workflows.journal.dynamodb import DynamoDBJournal
 from lambda_workflows.payloads import Payloads
+from lambda_workflows.runtime.worker import WorkerSettings
 from lambda_workflows.services import Services
 from lambda_workflows.settings import Settings
 
@@ -72,4 +73,9 @@ def aws_services(settings: Settings, clock: Clock | None = None, session: Any = 
 def deployed_engine(app: WorkflowApp, settings: Settings | None = None) -> Engine:
     """The engine of a Lambda function: services and bindings from `LWF_*` settings."""
     chosen = settings or Settings.from_env()
-    return Engine(app, aws_services(chosen), resources=AwsResources(chosen))
+    return Engine(
+        app,
+        aws_services(chosen),
+        WorkerSettings(heartbeat_ms=chosen.heartbeat_ms),
+        resources=AwsResources(chosen),
+    )

@@ -13,10 +13,10 @@ from lambda_workflows.wakeups import MAX_QUEUE_DELAY_MS, Wakeup
 
 
 def schedule_name(wakeup: Wakeup, at_ms: int) -> str:
-    """A deterministic name, so a repeated suspension does not create a second schedule."""
-    digest = hashlib.sha256(
-        f"{wakeup.workflow}#{wakeup.instance_id}#{wakeup.generation}#{at_ms}".encode()
-    ).hexdigest()[:40]
+    """A deterministic name, so re-sending the same wake-up does not create a second
+    schedule (each epoch's wake-up is a new one)."""
+    key = f"{wakeup.workflow}#{wakeup.instance_id}#{wakeup.generation}#{wakeup.epoch}#{at_ms}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
     return f"lwf-{digest}"
 
 

@@ -1,16 +1,22 @@
-"""Persistence of instances, step records and events."""
+"""The journal port (`Journal`), its records and its in-memory implementation.
+
+The DynamoDB implementation is `lambda_workflows.aws.dynamodb.DynamoDBJournal`.
+"""
 
 from lambda_workflows.journal.base import (
-    ConditionFailedError,
-    InstanceExistsError,
+    MAX_ITEM_BYTES,
     InstancePage,
     Journal,
     MetaCondition,
+    NewEvent,
 )
 from lambda_workflows.journal.memory import MemoryJournal
 from lambda_workflows.journal.records import (
     FINISHED,
+    OPEN,
     RUNNABLE,
+    Attempt,
+    ErrorInfo,
     EventRecord,
     InstanceMeta,
     InstanceStatus,
@@ -22,16 +28,19 @@ from lambda_workflows.journal.records import (
 
 __all__ = [
     "FINISHED",
+    "MAX_ITEM_BYTES",
+    "OPEN",
     "RUNNABLE",
-    "ConditionFailedError",
+    "Attempt",
+    "ErrorInfo",
     "EventRecord",
-    "InstanceExistsError",
     "InstanceMeta",
     "InstancePage",
     "InstanceStatus",
     "Journal",
     "MemoryJournal",
     "MetaCondition",
+    "NewEvent",
     "Snapshot",
     "StepKind",
     "StepRecord",

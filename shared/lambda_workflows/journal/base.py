@@ -1,4 +1,8 @@
-"""The journal protocol: the only persistence the runtime and the instance API know."""
+"""The journal port: the only persistence the runtime and the instance API know.
+
+Implementations: `MemoryJournal` beside this module, `DynamoDBJournal` under `aws/`.
+One contract test suite (tests/contract) runs against both.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,17 @@ from lambda_workflows.journal.records import (
     StepRecord,
 )
 
+MAX_ITEM_BYTES = 400_000
+"""Largest item a journal stores (DynamoDB's limit is 400 KB); a bigger one raises
+`ItemTooLargeError`. Callers keep items under `ITEM_BUDGET_BYTES` (see payloads)."""
+
 META_FIELDS = frozenset(
     {
         "status",
         "params",
+        "params_ref",
         "generation",
+        "epoch",
         "inbox",
         "started_at",
         "finished_at",
@@ -30,6 +40,7 @@ META_FIELDS = frozenset(
         "due_at",
     }
 )
+"""The meta fields `update_meta` may change."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,7 @@ class MetaCondition:
 
     status_in: frozenset[InstanceStatus] | None = None
     generation: int | None = None
+    epoch: int | None = None
     lease_owner: str | None = None
     lease_free_at: int | None = None
     inbox: int | None = None
@@ -47,6 +59,8 @@ class MetaCondition:
         if self.status_in is not None and meta.status not in self.status_in:
             return False
         if self.generation is not None and meta.generation != self.generation:
+            return False
+        if self.epoch is not None and meta.epoch != self.epoch:
             return False
         if self.lease_owner is not None and meta.lease_owner != self.lease_owner:
             return False
@@ -59,26 +73,21 @@ class MetaCondition:
         return self.inbox is None or meta.inbox == self.inbox
 
 
-class ConditionFailedError(Exception):
-    """A conditional write lost. `current` is what is stored now (None if nothing)."""
-
-    def __init__(self, current: Any) -> None:
-        super().__init__("conditional write failed")
-        self.current = current
-
-
-class InstanceExistsError(Exception):
-    """`create_instances` met ids that exist already; nothing was written."""
-
-    def __init__(self, ids: list[str]) -> None:
-        super().__init__(f"instances exist already: {ids}")
-        self.ids = ids
-
-
 @dataclass(frozen=True)
 class InstancePage:
     instances: list[InstanceMeta]
     cursor: str | None
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append to an inbox (`seq` is given by the journal)."""
+
+    type: str
+    payload: Any
+    timestamp: int
+    event_id: str | None = None
+    payload_ref: str | None = None
 
 
 class Journal(Protocol):
@@ -107,7 +116,7 @@ class Journal(Protocol):
         `set_if_missing` sets fields only where they have no value yet (same write).
         Returns the new meta when `return_new`, else None.
 
-        Raises `ConditionFailedError(current meta or None)` otherwise.
+        Raises `MetaConditionFailedError(current meta or None)` otherwise.
         """
 
     def put_step(
@@ -117,27 +126,21 @@ class Journal(Protocol):
 
         `expected_version=None`: the key must be free (or hold an older generation's record).
         Otherwise the stored record must be of this generation at that version.
-        Raises `ConditionFailedError(stored record or None)`.
+        Raises `StepConditionFailedError(stored record or None)`.
         """
-
-    def get_step(self, workflow: str, instance_id: str, key: str) -> StepRecord | None:
-        """One step record (used only after a lost conditional write)."""
 
     def append_event(
         self,
         workflow: str,
         instance_id: str,
-        event_type: str,
-        payload: Any,
-        timestamp: int,
-        event_id: str | None,
+        event: NewEvent,
         open_statuses: frozenset[InstanceStatus],
     ) -> tuple[EventRecord, bool]:
         """Store an event and bump the inbox counter atomically.
 
         Returns the event and whether it is new (False: `event_id` was seen before).
-        Raises `ConditionFailedError(current meta or None)` when the instance is missing
-        or its status is not in `open_statuses`.
+        Raises `MetaConditionFailedError(current meta or None)` when the instance is
+        missing or its status is not in `open_statuses`.
         """
 
     def add_watcher(
@@ -149,8 +152,8 @@ class Journal(Protocol):
     ) -> None:
         """Add `watcher` to the instance's watchers (a set: adding twice is a no-op).
 
-        Raises `ConditionFailedError(current meta or None)` when the instance is missing
-        or its status is not in `open_statuses` (it has ended: read its outcome instead).
+        Raises `MetaConditionFailedError(current meta or None)` when the instance is
+        missing or its status is not in `open_statuses` (it has ended: read its outcome).
         """
 
     def settle_watchers(
@@ -168,9 +171,13 @@ class Journal(Protocol):
         instance_id: str,
         keep: Iterable[StepRecord],
         delete_steps: Iterable[str],
-        delete_events: Iterable[int],
+        delete_events: Iterable[EventRecord],
     ) -> None:
-        """Rewrite kept records and delete others (restart); not atomic, idempotent."""
+        """Rewrite kept records, delete other records and events (restart).
+
+        A deleted event's `event_id` is forgotten with it: sending it again is a new
+        event. Not atomic; idempotent.
+        """
 
     def list_due(self, before_ms: int, limit: int = 100) -> list[InstanceMeta]:
         """Instances whose `due_at` is before `before_ms`, oldest first (for the sweeper)."""

@@ -1,20 +1,28 @@
-"""In-memory journal with the DynamoDB journal's semantics (for unit tests and tools)."""
+"""In-memory journal with the DynamoDB journal's semantics (unit tests and tools)."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambda_workflows.journal.base import (
-    META_FIELDS,
-    ConditionFailedError,
+from lambda_workflows.errors import (
     InstanceExistsError,
+    ItemTooLargeError,
+    MetaConditionFailedError,
+    StepConditionFailedError,
+    ValidationError,
+)
+from lambda_workflows.journal.base import (
+    MAX_ITEM_BYTES,
+    META_FIELDS,
     InstancePage,
     MetaCondition,
+    NewEvent,
 )
 from lambda_workflows.journal.records import (
     EventRecord,
@@ -33,6 +41,12 @@ class _Partition:
     event_ids: dict[str, int] = field(default_factory=dict)
 
 
+def _check_size(item: Any) -> None:
+    size = len(json.dumps(dataclasses.asdict(item), default=str).encode())
+    if size > MAX_ITEM_BYTES:
+        raise ItemTooLargeError(f"an item of {size} bytes is over {MAX_ITEM_BYTES}")
+
+
 class MemoryJournal:
     """A thread-safe dict of partitions; every write is checked like a conditional write."""
 
@@ -42,6 +56,8 @@ class MemoryJournal:
         self.writes = 0
 
     def create_instances(self, metas: list[InstanceMeta]) -> None:
+        for meta in metas:
+            _check_size(meta)
         with self._lock:
             taken = [
                 m.instance_id for m in metas if (m.workflow, m.instance_id) in self._partitions
@@ -86,23 +102,26 @@ class MemoryJournal:
         with self._lock:
             part = self._partitions.get((workflow, instance_id))
             if part is None:
-                raise ConditionFailedError(None)
+                raise MetaConditionFailedError(None)
             if not condition.holds(part.meta):
-                raise ConditionFailedError(copy.deepcopy(part.meta))
+                raise MetaConditionFailedError(copy.deepcopy(part.meta))
             missing = {
                 k: v for k, v in (set_if_missing or {}).items() if getattr(part.meta, k) is None
             }
-            part.meta = dataclasses.replace(part.meta, **changes, **missing)
+            updated = dataclasses.replace(part.meta, **changes, **missing)
+            _check_size(updated)
+            part.meta = updated
             self.writes += 1
             return copy.deepcopy(part.meta) if return_new else None
 
     def put_step(
         self, workflow: str, instance_id: str, record: StepRecord, expected_version: int | None
     ) -> None:
+        _check_size(record)
         with self._lock:
             part = self._partitions.get((workflow, instance_id))
             if part is None:
-                raise ConditionFailedError(None)
+                raise StepConditionFailedError(None)
             stored = part.steps.get(record.key)
             if expected_version is None:
                 ok = stored is None or stored.generation < record.generation
@@ -113,40 +132,39 @@ class MemoryJournal:
                     and stored.generation == record.generation
                 )
             if not ok:
-                raise ConditionFailedError(copy.deepcopy(stored))
+                raise StepConditionFailedError(copy.deepcopy(stored))
             part.steps[record.key] = copy.deepcopy(record)
             self.writes += 1
-
-    def get_step(self, workflow: str, instance_id: str, key: str) -> StepRecord | None:
-        with self._lock:
-            part = self._partitions.get((workflow, instance_id))
-            record = part.steps.get(key) if part else None
-            return copy.deepcopy(record)
 
     def append_event(
         self,
         workflow: str,
         instance_id: str,
-        event_type: str,
-        payload: Any,
-        timestamp: int,
-        event_id: str | None,
+        event: NewEvent,
         open_statuses: frozenset[InstanceStatus],
     ) -> tuple[EventRecord, bool]:
+        _check_size(event)
         with self._lock:
             part = self._partitions.get((workflow, instance_id))
             if part is None or part.meta.status not in open_statuses:
-                raise ConditionFailedError(copy.deepcopy(part.meta) if part else None)
-            if event_id is not None and event_id in part.event_ids:
-                return part.events[part.event_ids[event_id]], False
+                raise MetaConditionFailedError(copy.deepcopy(part.meta) if part else None)
+            if event.event_id is not None and event.event_id in part.event_ids:
+                return part.events[part.event_ids[event.event_id]], False
             seq = part.meta.inbox + 1
-            event = EventRecord(seq, event_type, copy.deepcopy(payload), timestamp, event_id)
-            part.events[seq] = event
-            if event_id is not None:
-                part.event_ids[event_id] = seq
+            stored = EventRecord(
+                seq,
+                event.type,
+                copy.deepcopy(event.payload),
+                event.timestamp,
+                event.event_id,
+                event.payload_ref,
+            )
+            part.events[seq] = stored
+            if event.event_id is not None:
+                part.event_ids[event.event_id] = seq
             part.meta.inbox = seq
             self.writes += 1
-            return event, True
+            return stored, True
 
     def add_watcher(
         self,
@@ -158,7 +176,7 @@ class MemoryJournal:
         with self._lock:
             part = self._partitions.get((workflow, instance_id))
             if part is None or part.meta.status not in open_statuses:
-                raise ConditionFailedError(copy.deepcopy(part.meta) if part else None)
+                raise MetaConditionFailedError(copy.deepcopy(part.meta) if part else None)
             part.meta.watchers = sorted({*part.meta.watchers, watcher})
             self.writes += 1
 
@@ -179,7 +197,7 @@ class MemoryJournal:
         instance_id: str,
         keep: Iterable[StepRecord],
         delete_steps: Iterable[str],
-        delete_events: Iterable[int],
+        delete_events: Iterable[EventRecord],
     ) -> None:
         with self._lock:
             part = self._partitions.get((workflow, instance_id))
@@ -189,9 +207,9 @@ class MemoryJournal:
                 part.steps[record.key] = copy.deepcopy(record)
             for key in delete_steps:
                 part.steps.pop(key, None)
-            for seq in delete_events:
-                event = part.events.pop(seq, None)
-                if event is not None and event.event_id is not None:
+            for event in delete_events:
+                part.events.pop(event.seq, None)
+                if event.event_id is not None:
                     part.event_ids.pop(event.event_id, None)
 
     def list_due(self, before_ms: int, limit: int = 100) -> list[InstanceMeta]:
@@ -217,7 +235,15 @@ class MemoryJournal:
                 if wf == workflow and (status is None or p.meta.status == status)
             ]
         metas.sort(key=lambda m: (m.created_at, m.instance_id), reverse=True)
-        start = int(cursor) if cursor else 0
+        start = _decode_cursor(cursor)
         page = metas[start : start + limit]
         more = start + limit < len(metas)
         return InstancePage(page, str(start + limit) if more else None)
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not (cursor.isascii() and cursor.isdigit()):
+        raise ValidationError("invalid cursor")
+    return int(cursor)

@@ -6,6 +6,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+MAX_ERROR_MESSAGE = 4096
+"""Longest error message kept (the step's final error, the instance's error)."""
+MAX_LOGGED_MESSAGE = 512
+"""Longest error message kept per entry of a step's attempt log."""
+ATTEMPT_LOG_HEAD = 5
+ATTEMPT_LOG_TAIL = 20
+"""A step's attempt log keeps its first and its latest attempts, so its record stays small
+however many retries it has."""
+
 
 class InstanceStatus(StrEnum):
     """Instance statuses, exactly Cloudflare's."""
@@ -23,6 +32,8 @@ class InstanceStatus(StrEnum):
 
 FINISHED = frozenset({InstanceStatus.COMPLETE, InstanceStatus.ERRORED, InstanceStatus.TERMINATED})
 RUNNABLE = frozenset({InstanceStatus.QUEUED, InstanceStatus.RUNNING, InstanceStatus.WAITING})
+OPEN = frozenset(set(InstanceStatus) - FINISHED - {InstanceStatus.UNKNOWN})
+"""Statuses in which an instance takes events and can still end."""
 
 
 class StepKind(StrEnum):
@@ -39,9 +50,78 @@ class StepStatus(StrEnum):
     SLEEPING = "sleeping"
     WAITING = "waiting"
     TIMED_OUT = "timedOut"
+    CANCELLED = "cancelled"
+    """It lost a race (or was cancelled by `run()`) before it resolved."""
 
 
 RESOLVED = frozenset({StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.TIMED_OUT})
+PENDING = frozenset({StepStatus.RETRYING, StepStatus.SLEEPING, StepStatus.WAITING})
+"""Unresolved and waiting for a deadline (or an event)."""
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """An error as stored and shown: its type name, message and (for steps) the step."""
+
+    name: str
+    message: str
+    step: str | None = None
+
+    @classmethod
+    def of(cls, exc: BaseException, limit: int = MAX_ERROR_MESSAGE) -> ErrorInfo:
+        """The stored form of `exc` (`NonRetryableError(name=...)` keeps its name)."""
+        name = getattr(exc, "name", None)
+        step = getattr(exc, "step", None)
+        return cls(
+            name=name if isinstance(name, str) else type(exc).__name__,
+            message=str(exc)[:limit],
+            step=step if isinstance(step, str) else None,
+        )
+
+    def truncated(self, limit: int) -> ErrorInfo:
+        if len(self.message) <= limit:
+            return self
+        return ErrorInfo(self.name, self.message[:limit], self.step)
+
+    def to_dict(self) -> dict[str, str]:
+        data = {"name": self.name, "message": self.message}
+        if self.step is not None:
+            data["step"] = self.step
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ErrorInfo:
+        step = data.get("step")
+        return cls(str(data.get("name", "Error")), str(data.get("message", "")), step)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of a `step.do`: when it ran and, if it failed, why."""
+
+    number: int
+    started_at: int
+    finished_at: int
+    error: ErrorInfo | None = None
+
+
+def bounded_log(attempts: list[Attempt], new: Attempt) -> list[Attempt]:
+    """`attempts` plus `new`, keeping the first and the latest entries only."""
+    entry = new if new.error is None else _short(new)
+    log = [*attempts, entry]
+    if len(log) > ATTEMPT_LOG_HEAD + ATTEMPT_LOG_TAIL:
+        log = log[:ATTEMPT_LOG_HEAD] + log[-ATTEMPT_LOG_TAIL:]
+    return log
+
+
+def _short(attempt: Attempt) -> Attempt:
+    assert attempt.error is not None
+    return Attempt(
+        attempt.number,
+        attempt.started_at,
+        attempt.finished_at,
+        attempt.error.truncated(MAX_LOGGED_MESSAGE),
+    )
 
 
 @dataclass
@@ -53,13 +133,18 @@ class InstanceMeta:
     status: InstanceStatus
     params: Any
     created_at: int
+    params_ref: str | None = None
+    """Where params too large for the item live (the blob store), else None."""
     generation: int = 0
+    epoch: int = 0
+    """Bumped whenever the instance suspends or pauses. A wake-up carries the epoch it was
+    sent in; one from an earlier epoch is a duplicate and is dropped."""
     inbox: int = 0
     started_at: int | None = None
     finished_at: int | None = None
     output: Any = None
     output_ref: str | None = None
-    error: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
     lease_owner: str | None = None
     lease_until: int | None = None
     due_at: int | None = None
@@ -86,8 +171,9 @@ class StepRecord:
     version: int = 1
     result: Any = None
     result_ref: str | None = None
-    error: dict[str, Any] | None = None
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+    error: ErrorInfo | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    """The attempt log, bounded (see `bounded_log`); numbers count every attempt."""
     started_at: int | None = None
     finished_at: int | None = None
     done: int | None = None
@@ -103,6 +189,10 @@ class StepRecord:
     def resolved(self) -> bool:
         return self.status in RESOLVED
 
+    @property
+    def attempt_count(self) -> int:
+        return self.attempts[-1].number if self.attempts else 0
+
 
 def watcher_key(workflow: str, instance_id: str) -> str:
     """How an instance names itself in another's `watchers`."""
@@ -115,13 +205,16 @@ def step_key(name: str, occurrence: int) -> str:
 
 @dataclass(frozen=True)
 class EventRecord:
-    """An event in the instance inbox, numbered in arrival order (FIFO per type)."""
+    """An event in the instance inbox, numbered in arrival order (FIFO per type).
+
+    A payload too large for the item lives in the blob store (`payload_ref`)."""
 
     seq: int
     type: str
     payload: Any
     timestamp: int
     event_id: str | None = None
+    payload_ref: str | None = None
 
 
 @dataclass

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from contextlib import ExitStack
 from typing import Any
 
+from lambda_workflows.aws.dynamodb import table_definition
 from lambda_workflows.aws.factory import AwsResources, aws_services, client
 from lambda_workflows.bindings.base import BindingSpec
 from lambda_workflows.clock import Clock
-from lambda_workflows.journal.dynamodb import table_definition
 from lambda_workflows.local.moto_clock import moto_on_clock
 from lambda_workflows.services import Services
 from lambda_workflows.settings import Settings

@@ -22,20 +22,23 @@ import contextvars
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Generator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from lambda_workflows.api import Env, WorkflowEvent
+from lambda_workflows.api import Env, WorkflowEvent, WorkflowStep
 from lambda_workflows.app import Workflow
-from lambda_workflows.clock import from_ms, now_ms
+from lambda_workflows.clock import Clock, from_ms, now_ms
 from lambda_workflows.errors import (
     NondeterminismError,
+    NotJsonError,
+    OutputTooLargeError,
+    StepConditionFailedError,
     StepLimitExceededError,
     WorkflowError,
 )
-from lambda_workflows.journal.base import ConditionFailedError
 from lambda_workflows.journal.records import (
+    ErrorInfo,
+    EventRecord,
     InstanceMeta,
     Snapshot,
     StepKind,
@@ -43,14 +46,11 @@ from lambda_workflows.journal.records import (
     step_key,
 )
 from lambda_workflows.names import check_step_name
-from lambda_workflows.payloads import NotJsonError, OutputTooLargeError
-from lambda_workflows.runtime.interception import StepTarget
+from lambda_workflows.runtime.context import BRANCH, IN_STEP, Claim
 from lambda_workflows.runtime.policy import StopPolicy
 from lambda_workflows.runtime.suspension import StopReason, Suspended
+from lambda_workflows.runtime.threads import StepThreads
 from lambda_workflows.services import Services
-
-BRANCH: contextvars.ContextVar[str | None] = contextvars.ContextVar("lwf_branch", default=None)
-IN_STEP: contextvars.ContextVar[bool] = contextvars.ContextVar("lwf_in_step", default=False)
 
 T = TypeVar("T")
 OutcomeKind = Literal["complete", "errored", "suspended", "paused", "abandoned"]
@@ -62,40 +62,9 @@ class Outcome:
 
     kind: OutcomeKind
     output: Any = None
-    error: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
     wake_at: int | None = None
     steps_written: int = 0
-
-
-@dataclass
-class Claim:
-    """A step call matched against the journal."""
-
-    name: str
-    kind: StepKind
-    occurrence: int
-    position: str
-    record: StepRecord | None
-
-    @property
-    def key(self) -> str:
-        return step_key(self.name, self.occurrence)
-
-    def target(self, meta: InstanceMeta) -> StepTarget:
-        return StepTarget(meta.workflow, meta.instance_id, self.name, self.occurrence)
-
-
-def error_info(exc: BaseException) -> dict[str, Any]:
-    """The JSON form of an error, as stored in the journal and shown in `status()`."""
-    name = getattr(exc, "name", None)
-    info: dict[str, Any] = {
-        "name": name if isinstance(name, str) else type(exc).__name__,
-        "message": str(exc)[:4096],
-    }
-    step = getattr(exc, "step", None)
-    if isinstance(step, str):
-        info["step"] = step
-    return info
 
 
 class _ReplayLoop(asyncio.SelectorEventLoop):
@@ -130,16 +99,18 @@ class ReplayExecutor:
         services: Services,
         env: Env,
         policy: StopPolicy,
-        pool: ThreadPoolExecutor,
+        threads: StepThreads,
     ) -> None:
         self.workflow = workflow
         self.snapshot = snapshot
-        self.meta = snapshot.meta
-        self.services = services
-        self.clock = services.clock
+        self._meta = snapshot.meta
+        self._services = services
+        self._clock = services.clock
         self.env = env
         self.policy = policy
-        self.pool = pool
+        self._threads = threads
+        self._unwinding = False
+        self.attempts_started = 0
         self.steps: dict[str, StepRecord] = dict(snapshot.steps)
         self.by_position = {r.position: r for r in self.steps.values()}
         self.consumed_events = {r.event_seq for r in self.steps.values() if r.event_seq}
@@ -159,26 +130,47 @@ class ReplayExecutor:
         self.crash: Exception | None = None
         self.steps_written = 0
 
+    @property
+    def meta(self) -> InstanceMeta:
+        return self._meta
+
+    @property
+    def services(self) -> Services:
+        return self._services
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def threads(self) -> StepThreads:
+        return self._threads
+
+    @property
+    def unwinding(self) -> bool:
+        return self._unwinding
+
     # -- the loop ---------------------------------------------------------------------
 
-    def run(self) -> Outcome:
+    def run(self, step: WorkflowStep) -> Outcome:
         """Replay and continue `run()` until it finishes or every branch is blocked."""
-        from lambda_workflows.runtime.step import DurableStep
-
         loop = _ReplayLoop()
         self._loop = loop
         loop.set_task_factory(self._task_factory)
         context = contextvars.copy_context()
         context.run(BRANCH.set, "0")
-        main = asyncio.Task(self._main(DurableStep(self)), loop=loop, context=context)
+        main = asyncio.Task(self._main(step), loop=loop, context=context)
         try:
             return self._drive(loop, main)
         finally:
             self._close(loop)
 
-    async def _main(self, step: Any) -> Any:
+    async def _main(self, step: WorkflowStep) -> Any:
+        meta = self.meta
         event = WorkflowEvent(
-            payload=self.workflow.parse_params(self.meta.params),
+            payload=self.workflow.parse_params(
+                self.infra(lambda: self.services.payloads.unpack(meta.params, meta.params_ref))
+            ),
             timestamp=from_ms(self.meta.created_at),
             instance_id=self.meta.instance_id,
         )
@@ -209,6 +201,8 @@ class ReplayExecutor:
                 continue
             if self._release_next():
                 continue
+            if self.fatal is not None:
+                break
             if self._inflight:
                 self._await_activity(loop)
                 if self.stop_reason is None:
@@ -244,20 +238,21 @@ class ReplayExecutor:
 
     def _finished(self, main: asyncio.Task[Any]) -> Outcome:
         if main.cancelled():
-            return Outcome("errored", error={"name": "CancelledError", "message": "cancelled"})
+            return Outcome("errored", error=ErrorInfo("CancelledError", "run() was cancelled"))
         exc = main.exception()
         if exc is None:
             return Outcome("complete", output=main.result(), steps_written=self.steps_written)
         if isinstance(exc, Suspended):
             return self._suspended_outcome()
-        return Outcome("errored", error=error_info(exc), steps_written=self.steps_written)
+        return Outcome("errored", error=ErrorInfo.of(exc), steps_written=self.steps_written)
 
     def _suspend(self, loop: _ReplayLoop, main: asyncio.Task[Any]) -> Outcome:
         outcome = (
-            Outcome("errored", error=error_info(self.fatal), steps_written=self.steps_written)
+            Outcome("errored", error=ErrorInfo.of(self.fatal), steps_written=self.steps_written)
             if self.fatal is not None
             else self._suspended_outcome()
         )
+        self._unwinding = True
         for future in list(self._blocked):
             if not future.done():
                 future.set_exception(Suspended())
@@ -301,6 +296,7 @@ class ReplayExecutor:
         )
 
     def _close(self, loop: _ReplayLoop) -> None:
+        self._unwinding = True
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in pending:
             task.cancel()
@@ -349,6 +345,8 @@ class ReplayExecutor:
     def claim(self, name: str, kind: StepKind) -> Claim:
         """Give a step call its position and occurrence; check them against the journal."""
         check_step_name(name)
+        if self._unwinding:
+            raise Suspended()  # a `finally:` or `except BaseException:` during suspension
         branch = BRANCH.get()
         if branch is None or IN_STEP.get():
             raise WorkflowError(
@@ -429,18 +427,32 @@ class ReplayExecutor:
         """
         try:
             return call()
-        except (ConditionFailedError, NotJsonError, OutputTooLargeError):
+        except (StepConditionFailedError, NotJsonError, OutputTooLargeError):
             raise
         except Exception as exc:
             self.crash = exc
             raise Suspended() from exc
 
-    async def check_stop(self) -> None:
-        """Before a new attempt: stop here if the invocation must end."""
+    async def before_attempt(self, timeout_ms: int) -> None:
+        """Before a new attempt: stop here if the invocation must end.
+
+        The first attempt of an invocation always starts (so a step longer than any
+        invocation still makes progress, cut by the attempt budget); later ones only if
+        they can finish in the Lambda time left."""
         if self.stop_reason is None:
-            self.stop_reason = self.infra(self.policy.check)
+            needed = timeout_ms if self.attempts_started else 0
+            self.stop_reason = self.infra(lambda: self.policy.check(needed))
         if self.stop_reason is not None:
             await self.block(None)
+        self.attempts_started += 1
+
+    async def yield_invocation(self) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = StopReason.YIELD
+        await self.block(None)
+
+    def attempt_budget_ms(self) -> int | None:
+        return self.policy.attempt_budget_ms()
 
     def begin_work(self) -> None:
         self._inflight += 1
@@ -464,17 +476,12 @@ class ReplayExecutor:
                     meta.workflow, meta.instance_id, record, expected_version
                 )
             )
-        except ConditionFailedError as exc:
+        except StepConditionFailedError as exc:
             stored = exc.current
-            if (
-                isinstance(stored, StepRecord)
-                and stored.resolved
-                and stored.generation == record.generation
-            ):
+            if stored is not None and stored.resolved and stored.generation == record.generation:
                 record = stored
             else:
-                self.stop_reason = StopReason.LOST
-                raise Suspended() from None
+                raise self.lost() from None
         else:
             self.steps_written += 1
         self.steps[record.key] = record
@@ -482,6 +489,23 @@ class ReplayExecutor:
         if record.event_seq is not None:
             self.consumed_events.add(record.event_seq)
         return record
+
+    def lost(self) -> Suspended:
+        """Another worker owns the instance now: abandon this invocation (raise this)."""
+        self.stop_reason = StopReason.LOST
+        return Suspended()
+
+    def next_event(self, event_type: str) -> EventRecord | None:
+        for event in self.snapshot.events:
+            if event.type == event_type and event.seq not in self.consumed_events:
+                return event
+        return None
+
+    def event(self, seq: int) -> EventRecord:
+        for event in self.snapshot.events:
+            if event.seq == seq:
+                return event
+        raise self.lost()  # a winner consumed an event that arrived after our snapshot
 
     def now(self) -> int:
         return now_ms(self.clock)

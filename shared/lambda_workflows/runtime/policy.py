@@ -6,14 +6,16 @@ from collections.abc import Callable
 from typing import Protocol
 
 from lambda_workflows.clock import Clock, now_ms
-from lambda_workflows.journal.base import ConditionFailedError, Journal, MetaCondition
+from lambda_workflows.errors import MetaConditionFailedError
+from lambda_workflows.journal.base import Journal, MetaCondition
 from lambda_workflows.journal.records import InstanceStatus
 from lambda_workflows.runtime.suspension import StopReason
 
 
 class StopPolicy(Protocol):
-    def check(self) -> StopReason | None:
-        """Called before every new step attempt; a reason stops the invocation there."""
+    def check(self, needed_ms: int) -> StopReason | None:
+        """Called before every new step attempt that may run `needed_ms`; a reason stops
+        the invocation there."""
 
     def attempt_budget_ms(self) -> int | None:
         """How long an attempt may run before Lambda's own timeout would end it."""
@@ -22,7 +24,7 @@ class StopPolicy(Protocol):
 class NeverStop:
     """For tools and unit tests: unlimited time, no lease."""
 
-    def check(self) -> StopReason | None:
+    def check(self, needed_ms: int) -> StopReason | None:
         return None
 
     def attempt_budget_ms(self) -> int | None:
@@ -63,8 +65,8 @@ class LeasePolicy:
         self._heartbeat_ms = heartbeat_ms
         self._renew_at = now_ms(clock) + heartbeat_ms
 
-    def check(self) -> StopReason | None:
-        if self._remaining_ms() < self._reserve_ms:
+    def check(self, needed_ms: int) -> StopReason | None:
+        if self._remaining_ms() - self._reserve_ms < needed_ms:
             return StopReason.YIELD
         now = now_ms(self._clock)
         if now < self._renew_at:
@@ -80,7 +82,7 @@ class LeasePolicy:
                     lease_owner=self._owner,
                 ),
             )
-        except ConditionFailedError as exc:
+        except MetaConditionFailedError as exc:
             current = exc.current
             if (
                 current is not None

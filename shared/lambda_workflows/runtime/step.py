@@ -18,24 +18,23 @@ from lambda_workflows.config import (
     step_config,
 )
 from lambda_workflows.errors import ValidationError
-from lambda_workflows.instances import Instance
 from lambda_workflows.names import (
     check_event_type,
     check_instance_id,
     check_step_name,
     check_workflow_name,
 )
-from lambda_workflows.runtime import operations
-from lambda_workflows.runtime.executor import ReplayExecutor
+from lambda_workflows.runtime.context import ReplayContext
+from lambda_workflows.runtime.operations import Do, Sleep, WaitForEvent, WaitForWorkflow
 
 _MS = timedelta(milliseconds=1)
 
 
 class DurableStep(WorkflowStep):
-    """WorkflowStep backed by a ReplayExecutor."""
+    """WorkflowStep backed by the invocation's replay context."""
 
-    def __init__(self, executor: ReplayExecutor) -> None:
-        self._ex = executor
+    def __init__(self, ctx: ReplayContext) -> None:
+        self._ctx = ctx
 
     def do(
         self,
@@ -52,7 +51,7 @@ class DurableStep(WorkflowStep):
             return self._decorator(name, resolved)
         if not callable(fn):
             raise ValidationError(f"step {name!r}: fn must be callable")
-        return operations.do(self._ex, name, fn, resolved)
+        return Do(self._ctx, name, fn, resolved)()
 
     def _decorator(
         self, name: str, config: StepConfig
@@ -60,7 +59,7 @@ class DurableStep(WorkflowStep):
         def decorate(fn: Callable[..., Any]) -> Callable[[], Awaitable[Any]]:
             @functools.wraps(fn)
             def run_step() -> Awaitable[Any]:
-                return operations.do(self._ex, name, fn, config)
+                return Do(self._ctx, name, fn, config)()
 
             return run_step
 
@@ -71,7 +70,7 @@ class DurableStep(WorkflowStep):
         length = parse_duration(duration, what=f"sleep {name!r}")
         if length > MAX_SLEEP:
             raise ValidationError(f"sleep {name!r}: at most 365 days, got {length}")
-        await operations.sleep_until(self._ex, name, None, int(length / _MS))
+        await Sleep(self._ctx, name, None, int(length / _MS))()
 
     async def sleep_until(self, name: str, when: datetime | int) -> None:
         check_step_name(name)
@@ -83,9 +82,9 @@ class DurableStep(WorkflowStep):
             target = when
         else:
             raise ValidationError(f"sleep_until {name!r}: expected a datetime or epoch ms")
-        if target - self._ex.now() > int(MAX_SLEEP / _MS):
+        if target - self._ctx.now() > int(MAX_SLEEP / _MS):
             raise ValidationError(f"sleep_until {name!r}: at most 365 days ahead")
-        await operations.sleep_until(self._ex, name, target, 0)
+        await Sleep(self._ctx, name, target, 0)()
 
     async def wait_for_event(
         self, name: str, *, type: str, timeout: Duration = "24 hours"
@@ -95,24 +94,30 @@ class DurableStep(WorkflowStep):
         length = parse_duration(timeout, what=f"wait_for_event {name!r} timeout")
         if length > MAX_SLEEP:
             raise ValidationError(f"wait_for_event {name!r}: timeout of at most 365 days")
-        return await operations.wait_for_event(self._ex, name, type, int(length / _MS))
+        value: dict[str, Any] = await WaitForEvent(self._ctx, name, type, int(length / _MS))()
+        return value
 
     async def wait_for_workflow(
         self, name: str, instance: Any, *, timeout: Duration = "365 days"
     ) -> Any:
         check_step_name(name)
         workflow, instance_id = _instance_ref(name, instance)
+        meta = self._ctx.meta
+        if (workflow, instance_id) == (meta.workflow, meta.instance_id):
+            raise ValidationError(f"wait_for_workflow {name!r}: an instance cannot wait for itself")
         length = parse_duration(timeout, what=f"wait_for_workflow {name!r} timeout")
         if length > MAX_SLEEP:
             raise ValidationError(f"wait_for_workflow {name!r}: timeout of at most 365 days")
-        return await operations.wait_for_workflow(
-            self._ex, name, workflow, instance_id, int(length / _MS)
-        )
+        return await WaitForWorkflow(self._ctx, name, workflow, instance_id, int(length / _MS))()
 
 
 def _instance_ref(name: str, instance: Any) -> tuple[str, str]:
-    if isinstance(instance, Instance):
-        return instance.workflow, instance.id
+    """`(workflow, id)` of an `Instance` handle (anything with `.workflow` and `.id`
+    strings) or of a `(workflow, id)` pair."""
+    workflow = getattr(instance, "workflow", None)
+    instance_id = getattr(instance, "id", None)
+    if isinstance(workflow, str) and isinstance(instance_id, str):
+        return workflow, instance_id
     if (
         isinstance(instance, tuple | list)
         and len(instance) == 2

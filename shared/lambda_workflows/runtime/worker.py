@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,12 +12,21 @@ from aws_lambda_powertools import Logger
 from lambda_workflows.api import Env
 from lambda_workflows.app import WorkflowApp
 from lambda_workflows.clock import now_ms
-from lambda_workflows.instances import notify_watchers
-from lambda_workflows.journal.base import ConditionFailedError, MetaCondition
-from lambda_workflows.journal.records import FINISHED, RUNNABLE, InstanceMeta, InstanceStatus
-from lambda_workflows.payloads import NotJsonError, OutputTooLargeError
+from lambda_workflows.errors import MetaConditionFailedError, NotJsonError, OutputTooLargeError
+from lambda_workflows.journal.base import MetaCondition
+from lambda_workflows.journal.records import (
+    FINISHED,
+    RUNNABLE,
+    ErrorInfo,
+    InstanceMeta,
+    InstanceStatus,
+)
+from lambda_workflows.payloads import META_VALUES_BYTES, size_of
+from lambda_workflows.runtime.delivery import notify_watchers
 from lambda_workflows.runtime.executor import Outcome, ReplayExecutor
 from lambda_workflows.runtime.policy import LeasePolicy
+from lambda_workflows.runtime.step import DurableStep
+from lambda_workflows.runtime.threads import StepThreads
 from lambda_workflows.services import Services
 from lambda_workflows.wakeups import MAX_QUEUE_DELAY_MS, Wakeup
 
@@ -33,17 +41,26 @@ class WorkerSettings:
     """Tuning of the worker (see docs/decisions.md)."""
 
     lease_ms: int = 16 * 60 * 1000
-    """Longer than the longest Lambda invocation, so a live worker never loses it."""
-    heartbeat_ms: int = 5_000
-    """Renew the lease (and notice pause requests) after this much step time."""
+    """Longer than the longest Lambda invocation, so a live worker never loses it. A lease
+    never outlives the invocation's own time by more than `lease_margin_ms`."""
+    lease_margin_ms: int = 60_000
+    heartbeat_ms: int = 1_000
+    """Renew the lease (and notice pause requests) after this much step time; 0: at every
+    step boundary (`LWF_HEARTBEAT_MS`)."""
     reserve_ms: int = 10_000
     """Stop starting steps when less Lambda time than this is left."""
     max_rounds: int = 8
     """Replays in one invocation when events keep arriving during suspension."""
+    prompt_retries: int = 5
+    """After a transient error (a throttled or failed AWS call), how many times the worker
+    re-sends the wake-up itself, with backoff; after that the message is left to SQS
+    (visibility timeout, then the DLQ)."""
 
 
-def _owned(wakeup: Wakeup, owner: str) -> MetaCondition:
-    return MetaCondition(status_in=_FINISHING, generation=wakeup.generation, lease_owner=owner)
+def retry_delay_ms(retry: int) -> int:
+    """Backoff of the `retry`-th prompt retry: 1, 2, 4, ... seconds, at most a minute."""
+    delay: int = 1000 * 2 ** max(0, retry - 1)
+    return min(60_000, delay)
 
 
 class Worker:
@@ -60,18 +77,25 @@ class Worker:
         self.services = services
         self.env = env
         self.settings = settings or WorkerSettings()
-        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lwf-step")
+        self.threads = StepThreads()
 
     def close(self) -> None:
-        """Release the step thread pool."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: step threads are daemons that end with their attempt."""
 
     def process(self, wakeup: Wakeup, remaining_ms: Callable[[], int]) -> str:
-        """Handle one wake-up; returns what happened (for logs and tests)."""
+        """Handle one wake-up; returns what happened (for logs and tests).
+
+        A transient error releases the lease and re-sends the wake-up with backoff, so the
+        instance resumes in seconds; past `prompt_retries` it is raised (the message is
+        redelivered by SQS, then dead-lettered).
+        """
         workflow = self.app.workflow(wakeup.workflow)  # unknown: redelivered, then the DLQ
         journal = self.services.journal
         owner = uuid.uuid4().hex
         now = now_ms(self.services.clock)
+        lease_until = now + min(
+            self.settings.lease_ms, remaining_ms() + self.settings.lease_margin_ms
+        )
         try:
             journal.update_meta(
                 wakeup.workflow,
@@ -79,46 +103,85 @@ class Worker:
                 {
                     "status": InstanceStatus.RUNNING,
                     "lease_owner": owner,
-                    "lease_until": now + self.settings.lease_ms,
-                    "due_at": now + self.settings.lease_ms,
+                    "lease_until": lease_until,
+                    "due_at": lease_until,
                 },
-                MetaCondition(status_in=RUNNABLE, generation=wakeup.generation, lease_free_at=now),
+                MetaCondition(
+                    status_in=RUNNABLE,
+                    generation=wakeup.generation,
+                    epoch=wakeup.epoch,
+                    lease_free_at=now,
+                ),
                 set_if_missing={"started_at": now},
             )
-        except ConditionFailedError as exc:
+        except MetaConditionFailedError as exc:
             return self._not_leased(wakeup, exc.current, now)
         logger.append_keys(instance=f"{wakeup.workflow}/{wakeup.instance_id}")
         try:
-            for _ in range(self.settings.max_rounds):
-                snapshot = journal.load(wakeup.workflow, wakeup.instance_id)
-                if snapshot is None or snapshot.meta.lease_owner != owner:
-                    return "lost"
-                policy = LeasePolicy(
-                    journal,
-                    self.services.clock,
-                    workflow=wakeup.workflow,
-                    instance_id=wakeup.instance_id,
-                    generation=wakeup.generation,
-                    owner=owner,
-                    lease_ms=self.settings.lease_ms,
-                    heartbeat_ms=self.settings.heartbeat_ms,
-                    remaining_ms=remaining_ms,
-                    reserve_ms=self.settings.reserve_ms,
-                )
-                executor = ReplayExecutor(
-                    workflow, snapshot, self.services, self.env, policy, self._pool
-                )
-                outcome = executor.run()
-                result = self._settle(wakeup, owner, snapshot.meta, outcome)
-                if result != "again":
-                    logger.info("invocation ended", extra={"result": result})
-                    return result
-            now = now_ms(self.services.clock)
-            self._send(wakeup, now)
-            self._release(wakeup, owner, InstanceStatus.WAITING, due_at=now)
-            return "suspended"
+            result = self._run(wakeup, owner, workflow, remaining_ms)
+        except Exception:
+            if wakeup.retry >= self.settings.prompt_retries:
+                raise
+            logger.exception("invocation failed; retrying", extra={"retry": wakeup.retry + 1})
+            return self._retry_soon(wakeup, owner)
         finally:
             logger.remove_keys(["instance"])
+        logger.info("invocation ended", extra={"result": result})
+        return result
+
+    def _run(
+        self, wakeup: Wakeup, owner: str, workflow: Any, remaining_ms: Callable[[], int]
+    ) -> str:
+        journal = self.services.journal
+        for _ in range(self.settings.max_rounds):
+            snapshot = journal.load(wakeup.workflow, wakeup.instance_id)
+            if snapshot is None or snapshot.meta.lease_owner != owner:
+                return "lost"
+            policy = LeasePolicy(
+                journal,
+                self.services.clock,
+                workflow=wakeup.workflow,
+                instance_id=wakeup.instance_id,
+                generation=wakeup.generation,
+                owner=owner,
+                lease_ms=self.settings.lease_ms,
+                heartbeat_ms=self.settings.heartbeat_ms,
+                remaining_ms=remaining_ms,
+                reserve_ms=self.settings.reserve_ms,
+            )
+            executor = ReplayExecutor(
+                workflow, snapshot, self.services, self.env, policy, self.threads
+            )
+            outcome = executor.run(DurableStep(executor))
+            result = self._settle(wakeup, owner, snapshot.meta, outcome)
+            if result != "again":
+                return result
+        now = now_ms(self.services.clock)
+        return self._suspend(wakeup, owner, now, inbox=None)
+
+    def _retry_soon(self, wakeup: Wakeup, owner: str) -> str:
+        """Release the lease (best effort) and re-send the wake-up after a backoff."""
+        now = now_ms(self.services.clock)
+        at = now + retry_delay_ms(wakeup.retry + 1)
+        try:
+            self.services.journal.update_meta(
+                wakeup.workflow,
+                wakeup.instance_id,
+                {"lease_owner": None, "lease_until": None, "due_at": at},
+                MetaCondition(generation=wakeup.generation, lease_owner=owner),
+            )
+        except MetaConditionFailedError as exc:
+            current = exc.current
+            if current is None or current.generation != wakeup.generation:
+                return "lost"  # deleted, restarted or terminated: nothing to retry
+            # released already (e.g. it ended and was telling its parents): retry anyway
+        except Exception:  # the store is failing too: the lease expires with the invocation
+            logger.exception("could not release the lease")
+        retry = Wakeup(
+            wakeup.workflow, wakeup.instance_id, wakeup.generation, wakeup.epoch, wakeup.retry + 1
+        )
+        self._send(retry, at)
+        return "retry"
 
     def _not_leased(self, wakeup: Wakeup, current: InstanceMeta | None, now: int) -> str:
         if current is not None and current.status in FINISHED:
@@ -134,6 +197,7 @@ class Worker:
         if (
             current is None
             or current.generation != wakeup.generation
+            or current.epoch != wakeup.epoch
             or current.status not in RUNNABLE
         ):
             return "stale"
@@ -159,7 +223,7 @@ class Worker:
                     lease_free_at=now,
                 ),
             )
-        except ConditionFailedError:
+        except MetaConditionFailedError:
             return "stale"
         return str(InstanceStatus.PAUSED)
 
@@ -170,52 +234,61 @@ class Worker:
         if outcome.kind == "abandoned":
             return "lost"
         if outcome.kind in ("complete", "errored"):
-            return self._finish(wakeup, owner, outcome)
+            return self._finish(wakeup, owner, seen, outcome)
         if outcome.kind == "paused":
             return self._release(wakeup, owner, InstanceStatus.PAUSED)
-        if outcome.wake_at is not None:
-            self._send(wakeup, outcome.wake_at)
+        return self._suspend(wakeup, owner, outcome.wake_at, inbox=seen.inbox)
+
+    def _suspend(self, wakeup: Wakeup, owner: str, wake_at: int | None, inbox: int | None) -> str:
+        """Release the instance as `waiting` in a new epoch, then send the new epoch's one
+        wake-up (older ones become no-ops). With `inbox`, only if no event came since."""
         try:
-            self.services.journal.update_meta(
+            updated = self.services.journal.update_meta(
                 wakeup.workflow,
                 wakeup.instance_id,
                 {
                     "status": InstanceStatus.WAITING,
+                    "epoch": wakeup.epoch + 1,
                     "lease_owner": None,
                     "lease_until": None,
-                    "due_at": outcome.wake_at,
+                    "due_at": wake_at,
                 },
                 MetaCondition(
                     status_in=_RUNNING,
                     generation=wakeup.generation,
                     lease_owner=owner,
-                    inbox=seen.inbox,
+                    inbox=inbox,
                 ),
+                return_new=True,
             )
-        except ConditionFailedError as exc:
+        except MetaConditionFailedError as exc:
             current = exc.current
             if current is None or current.lease_owner != owner:
                 return "lost"
             if current.status == InstanceStatus.WAITING_FOR_PAUSE:
                 return self._release(wakeup, owner, InstanceStatus.PAUSED)
             return "again"
+        assert updated is not None
+        if wake_at is not None:
+            woken = Wakeup(wakeup.workflow, wakeup.instance_id, updated.generation, updated.epoch)
+            self._send(woken, wake_at)
         return "suspended"
 
-    def _release(
-        self, wakeup: Wakeup, owner: str, status: InstanceStatus, due_at: int | None = None
-    ) -> str:
+    def _release(self, wakeup: Wakeup, owner: str, status: InstanceStatus) -> str:
         try:
             self.services.journal.update_meta(
                 wakeup.workflow,
                 wakeup.instance_id,
-                {"status": status, "lease_owner": None, "lease_until": None, "due_at": due_at},
-                _owned(wakeup, owner),
+                {"status": status, "lease_owner": None, "lease_until": None, "due_at": None},
+                MetaCondition(
+                    status_in=_FINISHING, generation=wakeup.generation, lease_owner=owner
+                ),
             )
-        except ConditionFailedError:
+        except MetaConditionFailedError:
             return "lost"
         return str(status)
 
-    def _finish(self, wakeup: Wakeup, owner: str, outcome: Outcome) -> str:
+    def _finish(self, wakeup: Wakeup, owner: str, seen: InstanceMeta, outcome: Outcome) -> str:
         changes: dict[str, Any] = {
             "lease_owner": None,
             "lease_until": None,
@@ -223,17 +296,20 @@ class Worker:
             "finished_at": now_ms(self.services.clock),
         }
         if outcome.kind == "complete":
+            params_inline = size_of(seen.params) if seen.params_ref is None else 0
             try:
-                inline, ref, _ = self.services.payloads.pack(
-                    outcome.output, owner=f"{wakeup.workflow}/{wakeup.instance_id}/output"
+                packed = self.services.payloads.pack(
+                    outcome.output,
+                    owner=f"{wakeup.workflow}/{wakeup.instance_id}/output",
+                    inline_limit=META_VALUES_BYTES - params_inline,
                 )
             except (NotJsonError, OutputTooLargeError) as exc:
-                outcome = Outcome(
-                    "errored",
-                    error={"name": type(exc).__name__, "message": f"run() returned: {exc}"},
-                )
+                error = ErrorInfo(type(exc).__name__, f"run() returned: {exc}")
+                outcome = Outcome("errored", error=error)
             else:
-                changes.update(status=InstanceStatus.COMPLETE, output=inline, output_ref=ref)
+                changes.update(
+                    status=InstanceStatus.COMPLETE, output=packed.inline, output_ref=packed.ref
+                )
         if outcome.kind == "errored":
             changes.update(status=InstanceStatus.ERRORED, error=outcome.error)
         try:
@@ -241,10 +317,12 @@ class Worker:
                 wakeup.workflow,
                 wakeup.instance_id,
                 changes,
-                _owned(wakeup, owner),
+                MetaCondition(
+                    status_in=_FINISHING, generation=wakeup.generation, lease_owner=owner
+                ),
                 return_new=True,
             )
-        except ConditionFailedError:
+        except MetaConditionFailedError:
             return "lost"
         if ended is not None:
             notify_watchers(self.services, ended)

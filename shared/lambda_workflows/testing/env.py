@@ -20,6 +20,8 @@ from lambda_workflows.local.pump import Pump
 from lambda_workflows.names import check_instance_id
 from lambda_workflows.runtime.lambda_handler import WorkerHandler
 from lambda_workflows.runtime.worker import WorkerSettings
+from lambda_workflows.settings import heartbeat_ms
+from lambda_workflows.status import InstanceDetails
 from lambda_workflows.testing.introspection import Introspector, deliver_mocked_events
 from lambda_workflows.testing.modifiers import HarnessInterceptor
 
@@ -48,7 +50,9 @@ class WorkflowTestEnv:
         self.app = app
         self.clock = VirtualClock(start)
         self.cloud = LocalCloud(self.clock, bindings=app.bindings)
-        self._worker_settings = worker_settings
+        self._worker_settings = worker_settings or WorkerSettings(
+            heartbeat_ms=heartbeat_ms(default=0)
+        )
         self._engine: Engine | None = None
         self._pump: Pump | None = None
         self.interceptor = HarnessInterceptor()
@@ -199,11 +203,12 @@ class WorkflowTestEnv:
                 f"{workflow}/{instance_id} never reached {what}: it does not exist ({why})"
             )
         current = self.binding(workflow).get(instance_id).status()
-        last = current["steps"][-1] if current["steps"] else None
-        last_text = f"{last['name']!r} ({last['status']})" if last else "none"
+        last = current.steps[-1] if current.steps else None
+        last_text = f"{last.name!r} ({last.status})" if last else "none"
+        error = current.error.to_dict() if current.error else None
         raise StatusNotReachedError(
-            f"{workflow}/{instance_id} never reached {what}: it is {current['status']!r}, "
-            f"{why} (last step: {last_text}, error: {current['error']})"
+            f"{workflow}/{instance_id} never reached {what}: it is {str(current.status)!r}, "
+            f"{why} (last step: {last_text}, error: {error})"
         )
 
     def _settled(self, workflow: str, instance_id: str) -> bool:
@@ -215,19 +220,19 @@ class WorkflowTestEnv:
 
     def wait_for_status(
         self, workflow: str, instance_id: str, status: str, *, max_jumps: int = 1_000
-    ) -> dict[str, Any]:
+    ) -> InstanceDetails:
         """Run (skipping time) until the instance has `status`; return its `status()`."""
         if status not in set(InstanceStatus):
             raise ValidationError(f"{status!r} is not a status: {sorted(InstanceStatus)}")
         check_instance_id(instance_id)
         instance = Instance(self.binding(workflow), instance_id)
 
-        def reached() -> dict[str, Any] | None:
+        def reached() -> InstanceDetails | None:
             try:
                 current = instance.status()
             except InstanceNotFoundError:
                 return None
-            return current if current["status"] == status else None
+            return current if current.status == status else None
 
         return self.run_until(
             reached, workflow, instance_id, f"status {status!r}", max_jumps=max_jumps

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from lambda_workflows.clock import from_ms
 from lambda_workflows.errors import (
     InstanceConflictError,
     StepError,
@@ -18,9 +19,16 @@ from lambda_workflows.errors import (
     WaitTimeoutError,
 )
 from lambda_workflows.instances import Instance
-from lambda_workflows.journal.records import InstanceMeta, InstanceStatus, StepRecord, StepStatus
+from lambda_workflows.journal.records import (
+    InstanceMeta,
+    InstanceStatus,
+    StepKind,
+    StepRecord,
+    StepStatus,
+)
 from lambda_workflows.names import check_event_type, check_instance_id, check_step_name
-from lambda_workflows.payloads import check_json
+from lambda_workflows.payloads import to_json_value
+from lambda_workflows.status import InstanceDetails
 from lambda_workflows.testing.modifiers import Modifiers
 from lambda_workflows.wakeups import Wakeup
 
@@ -70,13 +78,14 @@ def deliver_mocked_events(env: WorkflowTestEnv, modifiers: Modifiers) -> bool:
     sent = False
     binding = env.binding(modifiers.workflow)
     for meta in _existing(env, modifiers):
-        done = modifiers.delivered.get(meta.instance_id, 0)
+        key = (meta.instance_id, meta.generation)  # a restarted instance gets them again
+        done = modifiers.delivered.get(key, 0)
         instance = Instance(binding, meta.instance_id)
         for event_type, payload in modifiers.events[done:]:
             with contextlib.suppress(InstanceConflictError):  # it has ended
                 instance.send_event(event_type, payload)
                 sent = True
-        modifiers.delivered[meta.instance_id] = len(modifiers.events)
+        modifiers.delivered[key] = len(modifiers.events)
     return sent
 
 
@@ -115,7 +124,7 @@ class Introspector:
         The value is journaled and JSON round-tripped like a real result.
         """
         check_step_name(name)
-        check_json(value, "a mocked step result")
+        to_json_value(value, "a mocked step result")
         self._modifiers.results[(name, index)] = value
 
     def mock_step_error(self, name: str, error: ErrorLike, *, times: int | None = None) -> None:
@@ -139,7 +148,7 @@ class Introspector:
         on a workflow-wide introspector, every instance of the workflow gets it once.
         """
         check_event_type(type)
-        check_json(payload, "a mocked event payload")
+        to_json_value(payload, "a mocked event payload")
         self._modifiers.events.append((type, payload))
         deliver_mocked_events(self._env, self._modifiers)
 
@@ -159,7 +168,7 @@ class Introspector:
     def _poke(self) -> None:
         """Wake waiting instances so that a new modifier applies now, not at their deadline."""
         wakeups = [
-            Wakeup(self.workflow, meta.instance_id, meta.generation)
+            Wakeup(self.workflow, meta.instance_id, meta.generation, meta.epoch)
             for meta in _existing(self._env, self._modifiers)
             if meta.status == InstanceStatus.WAITING
         ]
@@ -176,11 +185,11 @@ class Introspector:
             )
         return self.instance_id
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> InstanceDetails:
         """The instance's `status()`: status, output, error, steps and timestamps."""
         return self._env.binding(self.workflow).get(self._id()).status()
 
-    def wait_for_status(self, status: str) -> dict[str, Any]:
+    def wait_for_status(self, status: str) -> InstanceDetails:
         """Run (skipping time when idle) until the instance has `status`; return `status()`."""
         return self._env.wait_for_status(self.workflow, self._id(), status)
 
@@ -206,22 +215,34 @@ class Introspector:
             resolved, self.workflow, instance_id, f"a result for step {name!r} (index {index})"
         )
         if record.status == StepStatus.SUCCEEDED:
+            if record.kind == StepKind.WAIT_FOR_EVENT and record.result is None:
+                return self._event_value(instance_id, record)
             return self._env.engine.services.payloads.unpack(record.result, record.result_ref)
         if record.status == StepStatus.TIMED_OUT:
             raise WaitTimeoutError(name, record.event_type or "")
-        error = record.error or {}
-        raise StepError(name, str(error.get("name", "Error")), str(error.get("message", "")))
+        error = record.error
+        raise StepError(name, error.name if error else "Error", error.message if error else "")
+
+    def _event_value(self, instance_id: str, record: StepRecord) -> dict[str, Any]:
+        snapshot = self._env.engine.services.journal.load(self.workflow, instance_id)
+        assert snapshot is not None
+        event = next(e for e in snapshot.events if e.seq == record.event_seq)
+        return {
+            "payload": self._env.engine.services.payloads.unpack(event.payload, event.payload_ref),
+            "timestamp": from_ms(event.timestamp).isoformat(),
+            "type": event.type,
+        }
 
     def output(self) -> Any:
         """The instance's output (None until it is complete)."""
-        return self.status()["output"]
+        return self.status().output
 
     def error(self) -> dict[str, Any] | None:
         """The instance's error `{"name", "message"}` (None unless it errored)."""
-        error: dict[str, Any] | None = self.status()["error"]
-        return error
+        error = self.status().error
+        return error.to_dict() if error is not None else None
 
     def steps(self) -> list[dict[str, Any]]:
-        """The step timeline: name, index, type, status, attempts, times, errors."""
-        steps: list[dict[str, Any]] = self.status()["steps"]
-        return steps
+        """The step timeline: name, index, type, status, attempts, times, errors (see
+        `StepDetails.to_dict`)."""
+        return [step.to_dict() for step in self.status().steps]

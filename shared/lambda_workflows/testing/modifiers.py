@@ -25,8 +25,8 @@ class Modifiers:
     sleeps_disabled: bool = False
     sleep_names: set[str] | None = None
     events: list[tuple[str, Any]] = field(default_factory=list)
-    delivered: dict[str, int] = field(default_factory=dict)
-    """Per instance id, how many of `events` were sent to it."""
+    delivered: dict[tuple[str, int], int] = field(default_factory=dict)
+    """Per instance id and generation, how many of `events` were sent to it."""
 
     def applies_to(self, target: StepTarget) -> bool:
         return target.workflow == self.workflow and self.instance_id in (

@@ -13,14 +13,14 @@ def test_approval_times_out():
     with WorkflowTestEnv(load_app()) as env:
         env.binding("approval").create(id="req-1", params={"user_id": "u1"})
         status = env.wait_for_status("approval", "req-1", "complete")  # 48 h pass in ms
-        assert status["output"] == {"approved": False, "reason": "timeout"}
+        assert status.output == {"approved": False, "reason": "timeout"}
 
 
 def test_approved(workflows):
     with workflows.introspect("approval", "req-1") as i:
         i.mock_event("approval-response", {"approved": True})
         workflows.binding("approval").create(id="req-1", params={"user_id": "u1"})
-        assert i.wait_for_status("complete")["output"] == {"approved": True}
+        assert i.wait_for_status("complete").output == {"approved": True}
 
 
 def test_the_design_snippet_with_a_mocked_event() -> None:  # DESIGN.md section 8
@@ -41,8 +41,8 @@ def test_decisions_are_recorded(workflows: WorkflowTestEnv) -> None:
     assert workflows.env.DB.get({"pk": "approval#yes", "sk": "request"})["status"] == "pending"
     yes.send_event("approval-response", {"approved": True})
     no.send_event("approval-response", {"approved": False})
-    assert workflows.wait_for_status("approval", "yes", "complete")["output"] == {"approved": True}
-    status = workflows.wait_for_status("approval", "no", "complete")
+    assert workflows.wait_for_status("approval", "yes", "complete").output == {"approved": True}
+    status = workflows.wait_for_status("approval", "no", "complete").to_dict()
     assert status["output"] == {"approved": False}
     assert [s["name"] for s in status["steps"]][-1] == "handle rejection"
     assert workflows.env.DB.get({"pk": "approval#r2", "sk": "request"}) == {
@@ -57,7 +57,7 @@ def test_timeout_auto_rejects_after_48_hours(workflows: WorkflowTestEnv) -> None
     start = workflows.now()
     with workflows.introspect("approval", "slow") as i:
         workflows.binding("approval").create(id="slow", params={"user_id": "u3"})
-        assert i.wait_for_status("complete")["output"] == {"approved": False, "reason": "timeout"}
+        assert i.wait_for_status("complete").output == {"approved": False, "reason": "timeout"}
         wait = i.steps()[1]
     assert wait["status"] == "timedOut"
     assert workflows.now() - start == timedelta(hours=48)

@@ -17,7 +17,7 @@ def test_a_tick_starts_a_report_that_follows_up_a_week_later(workflows: Workflow
     assert instance.id == "daily-2026-01-02T0000Z"
     with workflows.introspect("daily-report", instance.id) as i:
         assert i.wait_for_step_result("daily task") == "reports/2026-01-02.json"
-        assert i.wait_for_status("complete")["output"] == {"report": "reports/2026-01-02.json"}
+        assert i.wait_for_status("complete").output == {"report": "reports/2026-01-02.json"}
     assert workflows.now() - tick >= timedelta(days=7)
     assert [m["subject"] for m in workflows.sent_emails()] == ["Follow-up on the 2026-01-02 report"]
     assert workflows.env.BUCKET.get("reports/2026-01-02.json").json()["instance"] == instance.id
@@ -40,7 +40,7 @@ def test_a_follow_up_that_keeps_failing_errors_the_report(workflows: WorkflowTes
     with workflows.introspect("daily-report") as every:
         every.mock_step_error("weekly follow-up", ConnectionError("mail down"))
         instance = workflows.fire_cron()
-        status = workflows.wait_for_status("daily-report", instance.id, "errored")
+        status = workflows.wait_for_status("daily-report", instance.id, "errored").to_dict()
     assert status["steps"][-1]["name"] == "weekly follow-up"
     assert status["steps"][-1]["attempts"] == 6
 

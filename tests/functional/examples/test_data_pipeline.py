@@ -32,7 +32,7 @@ def test_records_are_transformed_stored_and_loaded_in_batches(workflows: Workflo
             "key": "pipeline/run-1/raw.json",
             "records": 250,
         }
-        output = i.wait_for_status("complete")["output"]
+        output = i.wait_for_status("complete").output
         steps = [s["name"] for s in i.steps()]
     assert output == {
         "source": "incoming/records.json",
@@ -62,7 +62,7 @@ def test_extract_retries_back_off_exponentially_from_30_seconds(
         workflows.binding("data-pipeline").create(
             id="run-2", params={"source": "incoming/records.json"}
         )
-        assert i.wait_for_status("complete")["output"]["rows"] == 10
+        assert i.wait_for_status("complete").output["rows"] == 10
         assert _offsets(i.steps()[0], start) == [0, 30, 90, 210]
 
 
@@ -72,7 +72,7 @@ def test_a_source_that_arrives_late_is_picked_up_by_a_retry(workflows: WorkflowT
     workflows.run_until_idle()
     workflows.advance("30 seconds")  # the second attempt fails too
     workflows.env.BUCKET.put("incoming/late.json", RECORDS[:3])
-    status = workflows.wait_for_status("data-pipeline", "late", "complete")
+    status = workflows.wait_for_status("data-pipeline", "late", "complete").to_dict()
     assert _offsets(status["steps"][0], start) == [0, 30, 90]
     assert status["output"]["rows"] == 3
 
@@ -81,7 +81,7 @@ def test_retries_run_out_after_eleven_attempts(workflows: WorkflowTestEnv) -> No
     start = workflows.now()
     with workflows.introspect("data-pipeline", "gone") as i:
         workflows.binding("data-pipeline").create(id="gone", params={"source": "missing.json"})
-        status = i.wait_for_status("errored")
+        status = i.wait_for_status("errored").to_dict()
     extract = status["steps"][0]
     assert extract["attempts"] == 11
     assert _offsets(extract, start)[-1] == 30 * (2**10 - 1)  # 8.5 hours of backoff
@@ -104,7 +104,7 @@ def test_a_slow_batch_times_out_and_is_retried(workflows: WorkflowTestEnv) -> No
 def test_a_source_that_is_not_a_list_fails_without_retrying(workflows: WorkflowTestEnv) -> None:
     workflows.env.BUCKET.put("incoming/object.json", {"not": "a list"})
     workflows.binding("data-pipeline").create(id="bad", params={"source": "incoming/object.json"})
-    status = workflows.wait_for_status("data-pipeline", "bad", "errored")
+    status = workflows.wait_for_status("data-pipeline", "bad", "errored").to_dict()
     assert status["steps"][0]["attempts"] == 1
     assert "not a list" in status["error"]["message"]
 
@@ -134,7 +134,7 @@ def http_source() -> Iterator[str]:
 
 def test_a_url_source(workflows: WorkflowTestEnv, http_source: str) -> None:
     workflows.binding("data-pipeline").create(id="url", params={"source": http_source})
-    status = workflows.wait_for_status("data-pipeline", "url", "complete")
+    status = workflows.wait_for_status("data-pipeline", "url", "complete").to_dict()
     assert status["output"]["rows"] == 7
     assert status["output"]["batches"] == 1
     assert workflows.now() - datetime.fromisoformat(status["created_at"]) < timedelta(seconds=1)

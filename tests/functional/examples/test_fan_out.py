@@ -8,7 +8,7 @@ from lambda_workflows.testing import WorkflowTestEnv
 
 def test_default_items_run_in_parallel_and_aggregate(workflows: WorkflowTestEnv) -> None:
     workflows.binding("fan-out").create(id="f")
-    status = workflows.wait_for_status("fan-out", "f", "complete")
+    status = workflows.wait_for_status("fan-out", "f", "complete").to_dict()
     assert status["output"] == {
         "count": 10,
         "total_length": sum(len(f"item-{i}") for i in range(10)),
@@ -21,6 +21,6 @@ def test_one_failing_item_errors_the_run(workflows: WorkflowTestEnv) -> None:
     with workflows.introspect("fan-out", "f") as i:
         i.mock_step_error("process 3", NonRetryableError("corrupt item"))
         workflows.binding("fan-out").create(id="f", params={"items": ["a", "b", "c", "d"]})
-        error = i.wait_for_status("errored")["error"]
+        error = i.wait_for_status("errored").to_dict()["error"]
     assert error["step"] == "process 3"
     assert "corrupt item" in error["message"]

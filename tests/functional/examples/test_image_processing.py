@@ -27,7 +27,7 @@ def test_approved_image_is_published(workflows: WorkflowTestEnv) -> None:
             "size": len(PNG),
             "content_type": "image/png",
         }
-        assert i.wait_for_status("complete")["output"] == {
+        assert i.wait_for_status("complete").output == {
             "image_key": "images/cat.png",
             "description": "A cat asleep on a sofa.",
             "published": "public/images/cat.png",
@@ -53,7 +53,7 @@ def test_no_approval_within_24_hours_rejects_the_image(workflows: WorkflowTestEn
         workflows.binding("image-processing").create(
             id="img-2", params={"image_key": "images/cat.png"}
         )
-        output = i.wait_for_status("complete")["output"]
+        output = i.wait_for_status("complete").output
     assert output["published"] is None
     assert output["reason"] == "no approval within 24 hours"
     assert workflows.now() == start
@@ -68,16 +68,16 @@ def test_the_real_24_hour_timeout_and_a_reviewers_rejection(workflows: WorkflowT
     start = workflows.now()
     images = workflows.binding("image-processing")
     late = images.create(id="late", params={"image_key": "images/cat.png"})
-    status = workflows.wait_for_status("image-processing", "late", "complete")
+    status = workflows.wait_for_status("image-processing", "late", "complete").to_dict()
     assert status["output"]["reason"] == "no approval within 24 hours"
     assert workflows.now() - start >= timedelta(hours=24)
     assert status["output"]["description"].startswith("[local ")  # no model runs locally
-    assert late.status()["steps"][2]["status"] == "timedOut"
+    assert late.status().to_dict()["steps"][2]["status"] == "timedOut"
 
     with workflows.introspect("image-processing", "no") as i:
         i.mock_event("approval", {"approved": False})
         images.create(id="no", params={"image_key": "images/cat.png"})
-        assert i.wait_for_status("complete")["output"]["reason"] == "rejected by reviewer"
+        assert i.wait_for_status("complete").output["reason"] == "rejected by reviewer"
 
 
 def test_a_flaky_model_is_retried_at_its_own_delays(workflows: WorkflowTestEnv) -> None:
@@ -104,7 +104,7 @@ def test_a_missing_image_errors_at_once(workflows: WorkflowTestEnv) -> None:
         workflows.binding("image-processing").create(
             id="img-4", params={"image_key": "images/none.png"}
         )
-        status = i.wait_for_status("errored")
+        status = i.wait_for_status("errored").to_dict()
         assert i.error() == status["error"]
     assert status["error"]["name"] == "StepError"
     assert "no image at 'images/none.png'" in status["error"]["message"]

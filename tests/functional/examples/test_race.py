@@ -14,7 +14,7 @@ def test_the_faster_supplier_wins_and_the_deadline_beats_silence(
     with workflows.introspect("race", "r") as i:
         i.mock_step_error("quote from A", ConnectionError("A is slow today"), times=1)
         workflows.binding("race").create(id="r")
-        output = i.wait_for_status("complete")["output"]
+        output = i.wait_for_status("complete").output
     assert output == {"quote": {"supplier": "B", "price": 95}, "override": None}
     assert workflows.now() - start == timedelta(hours=1)
 
@@ -25,7 +25,7 @@ def test_an_override_before_the_deadline_wins(workflows: WorkflowTestEnv) -> Non
         i.mock_step_error("quote from B", ConnectionError("B is down"), times=1)
         i.mock_event("override", {"supplier": "C", "price": 90})
         workflows.binding("race").create(id="r")
-        output = i.wait_for_status("complete")["output"]
+        output = i.wait_for_status("complete").output
     assert output == {
         "quote": {"supplier": "A", "price": 120},
         "override": {"supplier": "C", "price": 90},

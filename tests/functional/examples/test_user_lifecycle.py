@@ -14,7 +14,7 @@ USER = {"user_id": "u1", "email": "ada@example.com"}
 def test_an_inactive_user_gets_a_follow_up_after_seven_days(workflows: WorkflowTestEnv) -> None:
     start = workflows.now()
     workflows.binding("user-lifecycle").create(id="u1", params=USER)
-    status = workflows.wait_for_status("user-lifecycle", "u1", "complete")
+    status = workflows.wait_for_status("user-lifecycle", "u1", "complete").to_dict()
     assert status["output"] == {"user_id": "u1", "actions": 0, "followed_up": True}
     assert workflows.now() - start >= timedelta(days=7)
     mails = workflows.sent_emails()
@@ -33,7 +33,7 @@ def test_an_active_user_gets_no_follow_up(workflows: WorkflowTestEnv) -> None:
     workflows.advance("3 days")
     assert len(workflows.sent_emails()) == 1
     workflows.env.DB.put({"pk": activity_partition("u1"), "sk": "activity#2026-01-04", "n": 1})
-    status = workflows.wait_for_status("user-lifecycle", "u1", "complete")
+    status = workflows.wait_for_status("user-lifecycle", "u1", "complete").to_dict()
     assert status["output"] == {"user_id": "u1", "actions": 1, "followed_up": False}
     assert [m["subject"] for m in workflows.sent_emails()] == ["Welcome!"]
 
@@ -45,7 +45,7 @@ def test_disabled_sleeps_skip_the_trial_without_moving_the_clock(
     with workflows.introspect("user-lifecycle", "u1") as i:
         i.disable_sleeps()
         workflows.binding("user-lifecycle").create(id="u1", params=USER)
-        assert i.wait_for_status("complete")["output"]["followed_up"] is True
+        assert i.wait_for_status("complete").output["followed_up"] is True
     assert workflows.now() == start
 
 
@@ -55,7 +55,7 @@ def test_a_mail_service_that_keeps_failing_errors_the_instance(
     with workflows.introspect("user-lifecycle", "u1") as i:
         i.mock_step_error("send welcome email", ConnectionError("SES throttled"))
         workflows.binding("user-lifecycle").create(id="u1", params=USER)
-        status = i.wait_for_status("errored")
+        status = i.wait_for_status("errored").to_dict()
     assert status["steps"][0]["attempts"] == 6  # Cloudflare's default: limit 5 retries
     assert "SES throttled" in status["error"]["message"]
     assert workflows.sent_emails() == []

@@ -1,0 +1,505 @@
+"""The journal on one DynamoDB table (item layout: see `schema`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambda_workflows.aws.dynamodb.items import (
+    META_ATTRS,
+    due_shard,
+    encode_value,
+    event_from_item,
+    event_item,
+    event_sk,
+    item_size,
+    meta_from_item,
+    meta_item,
+    partition_key,
+    step_from_item,
+    step_item,
+)
+from lambda_workflows.aws.dynamodb.schema import (
+    DUE_GSI_NAME,
+    DUE_SHARDS,
+    EVENT_ID_PREFIX,
+    EVENT_PREFIX,
+    GSI_NAME,
+    META_SK,
+    STEP_PREFIX,
+)
+from lambda_workflows.errors import (
+    InstanceExistsError,
+    ItemTooLargeError,
+    MetaConditionFailedError,
+    StepConditionFailedError,
+    ValidationError,
+)
+from lambda_workflows.journal.base import (
+    MAX_ITEM_BYTES,
+    META_FIELDS,
+    InstancePage,
+    MetaCondition,
+    NewEvent,
+)
+from lambda_workflows.journal.records import (
+    EventRecord,
+    InstanceMeta,
+    InstanceStatus,
+    Snapshot,
+    StepRecord,
+)
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return _error_code(exc) == "ConditionalCheckFailedException"
+
+
+def _status_in(statuses: frozenset[InstanceStatus], prefix: str) -> tuple[str, dict[str, Any]]:
+    """`st IN (...)` over `statuses`, and its expression values (named `:<prefix><n>`)."""
+    values = {f":{prefix}{i}": {"S": str(s)} for i, s in enumerate(sorted(statuses))}
+    return f"st IN ({', '.join(values)})", values
+
+
+def _meta_failure(exc: ClientError) -> Exception:
+    """What a failed meta write means: a lost condition (with the stored meta), an item
+    over the size limit, or the error itself."""
+    if _is_condition_failure(exc):
+        old = exc.response.get("Item")
+        return MetaConditionFailedError(meta_from_item(old) if old else None)
+    message = str(exc.response.get("Error", {}).get("Message", ""))
+    if _error_code(exc) == "ValidationException" and "maximum allowed size" in message:
+        return ItemTooLargeError(message)
+    failure: Exception = exc
+    return failure
+
+
+def _condition(condition: MetaCondition, values: dict[str, Any]) -> str:
+    """The ConditionExpression of a `MetaCondition` (its values are added to `values`)."""
+    clauses = ["attribute_exists(pk)"]
+    if condition.status_in is not None:
+        clause, statuses = _status_in(condition.status_in, "cst")
+        clauses.append(clause)
+        values.update(statuses)
+    for attr, wanted in (
+        ("g", condition.generation),
+        ("ep", condition.epoch),
+        ("ib", condition.inbox),
+    ):
+        if wanted is not None:
+            values[f":c{attr}"] = {"N": str(wanted)}
+            clauses.append(f"{attr} = :c{attr}")
+    if condition.lease_owner is not None:
+        values[":clo"] = {"S": condition.lease_owner}
+        clauses.append("lo = :clo")
+    if condition.lease_free_at is not None:
+        values[":clf"] = {"N": str(condition.lease_free_at)}
+        clauses.append("(attribute_not_exists(lo) OR attribute_not_exists(lu) OR lu < :clf)")
+    return " AND ".join(clauses)
+
+
+class DynamoDBJournal:
+    """Journal on one DynamoDB table."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._ddb = client
+        self._table = table_name
+
+    def _key(self, pk: str, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+    def create_instances(self, metas: list[InstanceMeta]) -> None:
+        items = [meta_item(meta) for meta in metas]
+        if len(items) == 1:
+            try:
+                self._ddb.put_item(
+                    TableName=self._table,
+                    Item=items[0],
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except ClientError as exc:
+                if _is_condition_failure(exc):
+                    raise InstanceExistsError([metas[0].instance_id]) from None
+                raise
+            return
+        puts = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for item in items
+        ]
+        try:
+            self._ddb.transact_write_items(TransactItems=puts)
+        except ClientError as exc:
+            if _error_code(exc) != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons", [])
+            taken = [
+                meta.instance_id
+                for meta, reason in zip(metas, reasons, strict=False)
+                if reason.get("Code") == "ConditionalCheckFailed"
+            ]
+            raise InstanceExistsError(taken) from None
+
+    def get_meta(self, workflow: str, instance_id: str) -> InstanceMeta | None:
+        response = self._ddb.get_item(
+            TableName=self._table,
+            Key=self._key(partition_key(workflow, instance_id), META_SK),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return meta_from_item(item) if item else None
+
+    def load(self, workflow: str, instance_id: str) -> Snapshot | None:
+        meta: InstanceMeta | None = None
+        steps: list[StepRecord] = []
+        events: list[EventRecord] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": partition_key(workflow, instance_id)}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._ddb.query(**kwargs)
+            for item in page.get("Items", []):
+                sk = item["sk"]["S"]
+                if sk == META_SK:
+                    meta = meta_from_item(item)
+                elif sk.startswith(STEP_PREFIX):
+                    steps.append(step_from_item(item))
+                elif sk.startswith(EVENT_PREFIX):
+                    events.append(event_from_item(item))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if meta is None:
+            return None
+        current = {r.key: r for r in steps if r.generation == meta.generation}
+        return Snapshot(meta, current, sorted(events, key=lambda e: e.seq))
+
+    def update_meta(
+        self,
+        workflow: str,
+        instance_id: str,
+        changes: Mapping[str, Any],
+        condition: MetaCondition,
+        set_if_missing: Mapping[str, Any] | None = None,
+        return_new: bool = False,
+    ) -> InstanceMeta | None:
+        unknown = (set(changes) | set(set_if_missing or {})) - META_FIELDS
+        if unknown:
+            raise ValueError(f"unknown meta fields {sorted(unknown)}")
+        pk = partition_key(workflow, instance_id)
+        sets: list[str] = []
+        removes: list[str] = []
+        values: dict[str, Any] = {}
+        for name, value in changes.items():
+            attr, kind = META_ATTRS[name]
+            if value is None:
+                removes.append(attr)
+            else:
+                sets.append(f"{attr} = :{attr}")
+                values[f":{attr}"] = encode_value(kind, value)
+        if "due_at" in changes:
+            if changes["due_at"] is None:
+                removes.append("dp")
+            else:
+                sets.append("dp = :dp")
+                values[":dp"] = {"S": due_shard(pk)}
+        for name, value in (set_if_missing or {}).items():
+            attr, kind = META_ATTRS[name]
+            sets.append(f"{attr} = if_not_exists({attr}, :{attr})")
+            values[f":{attr}"] = encode_value(kind, value)
+            if name == "due_at":
+                sets.append("dp = if_not_exists(dp, :dp)")
+                values[":dp"] = {"S": due_shard(pk)}
+        written = item_size(values)
+        if written > MAX_ITEM_BYTES:  # the update's values alone: refuse before sending
+            raise ItemTooLargeError(f"a meta update of {written} bytes is over {MAX_ITEM_BYTES}")
+        expression = " ".join(
+            part
+            for part in (
+                f"SET {', '.join(sets)}" if sets else "",
+                f"REMOVE {', '.join(removes)}" if removes else "",
+            )
+            if part
+        )
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._key(pk, META_SK),
+            "UpdateExpression": expression,
+            "ConditionExpression": _condition(condition, values),
+            "ReturnValues": "ALL_NEW" if return_new else "NONE",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            response = self._ddb.update_item(**kwargs)
+        except ClientError as exc:
+            raise _meta_failure(exc) from None
+        return meta_from_item(response["Attributes"]) if return_new else None
+
+    def put_step(
+        self, workflow: str, instance_id: str, record: StepRecord, expected_version: int | None
+    ) -> None:
+        item = step_item(partition_key(workflow, instance_id), record)
+        values: dict[str, Any] = {":g": {"N": str(record.generation)}}
+        if expected_version is None:
+            condition = "attribute_not_exists(pk) OR g < :g"
+        else:
+            condition = "g = :g AND v = :v"
+            values[":v"] = {"N": str(expected_version)}
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                old = exc.response.get("Item")
+                raise StepConditionFailedError(step_from_item(old) if old else None) from None
+            raise
+
+    def append_event(
+        self,
+        workflow: str,
+        instance_id: str,
+        event: NewEvent,
+        open_statuses: frozenset[InstanceStatus],
+    ) -> tuple[EventRecord, bool]:
+        pk = partition_key(workflow, instance_id)
+        while True:
+            meta = self.get_meta(workflow, instance_id)
+            if meta is None or meta.status not in open_statuses:
+                raise MetaConditionFailedError(meta)
+            stored = EventRecord(
+                meta.inbox + 1,
+                event.type,
+                event.payload,
+                event.timestamp,
+                event.event_id,
+                event.payload_ref,
+            )
+            status_clause, status_values = _status_in(open_statuses, "s")
+            items: list[dict[str, Any]] = [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": self._key(pk, META_SK),
+                        "UpdateExpression": "SET ib = :next",
+                        "ConditionExpression": f"ib = :seen AND {status_clause}",
+                        "ExpressionAttributeValues": {
+                            ":next": {"N": str(stored.seq)},
+                            ":seen": {"N": str(meta.inbox)},
+                            **status_values,
+                        },
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": event_item(pk, stored),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+            if event.event_id is not None:
+                marker = {**self._key(pk, EVENT_ID_PREFIX + event.event_id)}
+                marker["n"] = {"N": str(stored.seq)}
+                items.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": marker,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    }
+                )
+            try:
+                self._ddb.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                if _error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+                    existing = self._event_by_id(pk, event.event_id)
+                    if existing is not None:
+                        return existing, False
+                continue
+            return stored, True
+
+    def _event_by_id(self, pk: str, event_id: str | None) -> EventRecord | None:
+        """The event an id marker points to; a marker whose event is gone is removed."""
+        marker_key = self._key(pk, f"{EVENT_ID_PREFIX}{event_id}")
+        marker = self._ddb.get_item(TableName=self._table, Key=marker_key, ConsistentRead=True).get(
+            "Item"
+        )
+        if marker is None:
+            return None
+        item = self._ddb.get_item(
+            TableName=self._table,
+            Key=self._key(pk, event_sk(int(marker["n"]["N"]))),
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            self._ddb.delete_item(TableName=self._table, Key=marker_key)
+            return None
+        return event_from_item(item)
+
+    def add_watcher(
+        self,
+        workflow: str,
+        instance_id: str,
+        watcher: str,
+        open_statuses: frozenset[InstanceStatus],
+    ) -> None:
+        clause, statuses = _status_in(open_statuses, "s")
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=self._key(partition_key(workflow, instance_id), META_SK),
+                UpdateExpression="ADD wt :w",
+                ConditionExpression=f"attribute_exists(pk) AND {clause}",
+                ExpressionAttributeValues={":w": {"SS": [watcher]}, **statuses},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            raise _meta_failure(exc) from None
+
+    def settle_watchers(
+        self, workflow: str, instance_id: str, watchers: Iterable[str], generation: int
+    ) -> None:
+        gone = sorted(set(watchers))
+        values: dict[str, Any] = {":g": {"N": str(generation)}}
+        expression = "REMOVE du, dp"
+        if gone:
+            expression += " DELETE wt :w"
+            values[":w"] = {"SS": gone}
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=self._key(partition_key(workflow, instance_id), META_SK),
+                UpdateExpression=expression,
+                ConditionExpression="g = :g",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+
+    def replace_steps(
+        self,
+        workflow: str,
+        instance_id: str,
+        keep: Iterable[StepRecord],
+        delete_steps: Iterable[str],
+        delete_events: Iterable[EventRecord],
+    ) -> None:
+        pk = partition_key(workflow, instance_id)
+        requests: list[dict[str, Any]] = [
+            {"PutRequest": {"Item": step_item(pk, record)}} for record in keep
+        ]
+        requests += [
+            {"DeleteRequest": {"Key": self._key(pk, STEP_PREFIX + key)}} for key in delete_steps
+        ]
+        for event in delete_events:
+            requests.append({"DeleteRequest": {"Key": self._key(pk, event_sk(event.seq))}})
+            if event.event_id is not None:
+                marker = self._key(pk, EVENT_ID_PREFIX + event.event_id)
+                requests.append({"DeleteRequest": {"Key": marker}})
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self._table: requests[start : start + 25]}
+            while pending:
+                response = self._ddb.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+
+    def list_due(self, before_ms: int, limit: int = 100) -> list[InstanceMeta]:
+        found: list[InstanceMeta] = []
+        for shard in range(DUE_SHARDS):
+            page = self._ddb.query(
+                TableName=self._table,
+                IndexName=DUE_GSI_NAME,
+                KeyConditionExpression="dp = :dp AND du < :before",
+                ExpressionAttributeValues={
+                    ":dp": {"S": f"due#{shard}"},
+                    ":before": {"N": str(before_ms)},
+                },
+                Limit=limit,
+            )
+            found += [meta_from_item(item) for item in page.get("Items", [])]
+        return sorted(found, key=lambda m: m.due_at or 0)[:limit]
+
+    def list_instances(
+        self,
+        workflow: str,
+        status: InstanceStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> InstancePage:
+        found: list[InstanceMeta] = []
+        start_key = _decode_cursor(cursor)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI_NAME,
+            "KeyConditionExpression": "wf = :wf",
+            "ExpressionAttributeValues": {":wf": {"S": workflow}},
+            "ScanIndexForward": False,
+        }
+        if status is not None:
+            kwargs["FilterExpression"] = "st = :st"
+            kwargs["ExpressionAttributeValues"][":st"] = {"S": str(status)}
+        while True:
+            kwargs["Limit"] = limit - len(found)
+            if start_key:
+                kwargs["ExclusiveStartKey"] = start_key
+            page = self._ddb.query(**kwargs)
+            found += [meta_from_item(item) for item in page.get("Items", [])]
+            start_key = page.get("LastEvaluatedKey")
+            if not start_key or len(found) >= limit:
+                break
+        return InstancePage(found, _encode_cursor(start_key) if start_key else None)
+
+
+def _encode_cursor(key: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error):
+        raise ValidationError("invalid cursor") from None
+    if (
+        not isinstance(decoded, dict)
+        or not decoded
+        or not set(decoded) <= _CURSOR_KEYS
+        or not all(
+            isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str)
+            for v in decoded.values()
+        )
+    ):
+        raise ValidationError("invalid cursor")
+    return decoded
+
+
+_CURSOR_KEYS = frozenset({"pk", "sk", "wf", "gs"})

@@ -1,0 +1,66 @@
+"""The journal table: keys, indexes and item kinds.
+
+Items of partition `pk = "<workflow>#<id>"`:
+- `sk = "meta"`: status, params, output, lease, inbox counter, timestamps (short names);
+  also `wf`/`gs`, the keys of the `by-workflow` GSI (newest first), `dp`/`du`, the keys of
+  the sparse `by-due` GSI (set while something is pending), and `wt`, the string set of
+  instances waiting for this one to end.
+- `sk = "s#<name>#<occurrence>"`: a step record packed in one JSON attribute `d`, plus its
+  generation `g` and version `v` for conditions.
+- `sk = "e#<seq>"`: an inbox event; `sk = "eid#<event id>"`: dedupe marker of an event id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+GSI_NAME = "by-workflow"
+DUE_GSI_NAME = "by-due"
+DUE_SHARDS = 8
+"""The sparse due index is spread over this many partition keys (`dp = due#<n>`)."""
+META_SK = "meta"
+STEP_PREFIX = "s#"
+EVENT_PREFIX = "e#"
+EVENT_ID_PREFIX = "eid#"
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """`create_table` arguments of the journal table (the local cloud, tests; the CDK
+    construct declares the same keys and indexes)."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "wf", "AttributeType": "S"},
+            {"AttributeName": "gs", "AttributeType": "S"},
+            {"AttributeName": "dp", "AttributeType": "S"},
+            {"AttributeName": "du", "AttributeType": "N"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": GSI_NAME,
+                "KeySchema": [
+                    {"AttributeName": "wf", "KeyType": "HASH"},
+                    {"AttributeName": "gs", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": DUE_GSI_NAME,
+                "KeySchema": [
+                    {"AttributeName": "dp", "KeyType": "HASH"},
+                    {"AttributeName": "du", "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": ["wf", "id", "ca", "st", "g", "ep"],
+                },
+            },
+        ],
+    }

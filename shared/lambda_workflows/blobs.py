@@ -1,0 +1,31 @@
+"""The blob store port (large results, params, outputs and event payloads) and its
+in-memory implementation. The S3 implementation is `lambda_workflows.aws.s3`."""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+
+class BlobStore(Protocol):
+    """Where values too large for a journal item live (S3 on AWS)."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+
+class MemoryBlobStore:
+    """Blob store in a dict."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: str, data: bytes) -> None:
+        with self._lock:
+            self._blobs[key] = data
+
+    def get(self, key: str) -> bytes:
+        with self._lock:
+            return self._blobs[key]

@@ -1,0 +1,86 @@
+"""Putting events in an inbox and waking the instance: used by `send_event` (through the
+instance API) and by the runtime itself, to tell waiting parents that a child ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambda_workflows.clock import now_ms
+from lambda_workflows.errors import MetaConditionFailedError
+from lambda_workflows.journal.base import NewEvent
+from lambda_workflows.journal.records import (
+    OPEN,
+    EventRecord,
+    InstanceMeta,
+    InstanceStatus,
+    watcher_key,
+)
+from lambda_workflows.payloads import STEP_INLINE_BYTES
+from lambda_workflows.services import Services
+from lambda_workflows.wakeups import Wakeup
+
+CHILD_DONE_PREFIX = "lwf.done."
+
+
+def deliver_event(
+    services: Services,
+    workflow: str,
+    instance_id: str,
+    event_type: str,
+    payload: Any,
+    event_id: str | None,
+) -> EventRecord:
+    """Store an event in the inbox (FIFO per type), then wake the instance if it waits.
+
+    A payload over the inline limit goes to the blob store first. Raises
+    `MetaConditionFailedError` (current meta or None) when the instance is missing or ended.
+    """
+    packed = services.payloads.pack(
+        payload,
+        owner=f"{workflow}/{instance_id}/events",
+        inline_limit=STEP_INLINE_BYTES,
+    )
+    event, _ = services.journal.append_event(
+        workflow,
+        instance_id,
+        NewEvent(event_type, packed.inline, now_ms(services.clock), event_id, packed.ref),
+        OPEN,
+    )
+    meta = services.journal.get_meta(workflow, instance_id)
+    if meta is not None and meta.status == InstanceStatus.WAITING:
+        services.wakeups.send_now([Wakeup(workflow, instance_id, meta.generation, meta.epoch)])
+    return event
+
+
+def child_done_event(workflow: str, instance_id: str) -> str:
+    """The internal event type that tells a parent its child has ended (users cannot send
+    it: user event types may not contain '.')."""
+    return f"{CHILD_DONE_PREFIX}{watcher_key(workflow, instance_id)}"
+
+
+def is_internal_event(event_type: str) -> bool:
+    return event_type.startswith(CHILD_DONE_PREFIX)
+
+
+def notify_watchers(services: Services, meta: InstanceMeta) -> None:
+    """Tell every instance waiting for this one (`step.wait_for_workflow`) that it ended,
+    then settle: remove them and clear `due_at` (the sweeper's reminder to do this)."""
+    if not meta.watchers and meta.due_at is None:
+        return
+    event_type = child_done_event(meta.workflow, meta.instance_id)
+    for watcher in meta.watchers:
+        workflow, _, instance_id = watcher.partition("#")
+        try:
+            deliver_event(
+                services,
+                workflow,
+                instance_id,
+                event_type,
+                {"status": str(meta.status)},
+                f"{event_type}#{meta.generation}",  # a re-notification is a no-op
+            )
+        except MetaConditionFailedError:
+            continue
+    services.journal.settle_watchers(
+        meta.workflow, meta.instance_id, meta.watchers, meta.generation
+    )

@@ -1,0 +1,188 @@
+"""What `Instance.status()` returns: a frozen, typed view of an instance and its step
+timeline. The HTTP API serializes exactly `InstanceDetails.to_dict()`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lambda_workflows.clock import from_ms
+from lambda_workflows.journal.records import (
+    FINISHED,
+    PENDING,
+    Attempt,
+    ErrorInfo,
+    InstanceStatus,
+    Snapshot,
+    StepKind,
+    StepRecord,
+    StepStatus,
+)
+from lambda_workflows.runtime.delivery import is_internal_event
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def _at(ms: int | None) -> datetime | None:
+    return from_ms(ms) if ms is not None else None
+
+
+@dataclass(frozen=True)
+class AttemptDetails:
+    """One attempt of a `step.do`."""
+
+    number: int
+    started_at: datetime
+    finished_at: datetime
+    error: ErrorInfo | None
+
+    @classmethod
+    def of(cls, attempt: Attempt) -> AttemptDetails:
+        return cls(
+            attempt.number, from_ms(attempt.started_at), from_ms(attempt.finished_at), attempt.error
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "attempt": self.number,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+        if self.error is not None:
+            data["error"] = self.error.to_dict()
+        return data
+
+
+@dataclass(frozen=True)
+class StepDetails:
+    """One step occurrence in the timeline. `wake_at` is set while it waits for a
+    deadline (a sleep, an event or child wait's timeout, a retry's delay)."""
+
+    name: str
+    index: int
+    type: StepKind
+    status: StepStatus
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    position: str
+    wake_at: datetime | None = None
+    error: ErrorInfo | None = None
+    event_type: str | None = None
+    attempt_log: tuple[AttemptDetails, ...] = ()
+
+    @classmethod
+    def of(cls, record: StepRecord, instance_ended: bool) -> StepDetails:
+        """A pending step of an instance that has ended shows as cancelled."""
+        status = record.status
+        if instance_ended and status in PENDING:
+            status = StepStatus.CANCELLED
+        return cls(
+            name=record.name,
+            index=record.occurrence,
+            type=record.kind,
+            status=status,
+            attempts=record.attempt_count,
+            started_at=_at(record.started_at),
+            finished_at=_at(record.finished_at),
+            position=record.position,
+            wake_at=_at(record.wake_at) if status in PENDING else None,
+            error=record.error,
+            event_type=record.event_type,
+            attempt_log=tuple(AttemptDetails.of(a) for a in record.attempts),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "index": self.index,
+            "type": str(self.type),
+            "status": str(self.status),
+            "attempts": self.attempts,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "position": self.position,
+        }
+        if self.wake_at is not None:
+            data["wake_at"] = _iso(self.wake_at)
+        if self.error is not None:
+            data["error"] = self.error.to_dict()
+        if self.event_type is not None:
+            data["event_type"] = self.event_type
+        if self.attempt_log:
+            data["attempt_log"] = [a.to_dict() for a in self.attempt_log]
+        return data
+
+
+@dataclass(frozen=True)
+class EventDetails:
+    """An event in the instance's inbox (internal notifications are not shown)."""
+
+    seq: int
+    type: str
+    timestamp: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "type": self.type, "timestamp": _iso(self.timestamp)}
+
+
+@dataclass(frozen=True)
+class InstanceDetails:
+    """An instance: status, params, output, error, step timeline and timestamps."""
+
+    id: str
+    workflow: str
+    status: InstanceStatus
+    params: Any
+    output: Any
+    error: ErrorInfo | None
+    steps: tuple[StepDetails, ...]
+    events: tuple[EventDetails, ...]
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, snapshot: Snapshot, params: Any, output: Any) -> InstanceDetails:
+        """From a loaded instance, with its params and output already unpacked."""
+        meta = snapshot.meta
+        ended = meta.status in FINISHED
+        records = sorted(
+            snapshot.steps.values(),
+            key=lambda r: (r.started_at or 0, r.done if r.done is not None else 1 << 62),
+        )
+        return cls(
+            id=meta.instance_id,
+            workflow=meta.workflow,
+            status=meta.status,
+            params=params,
+            output=output,
+            error=meta.error,
+            steps=tuple(StepDetails.of(r, ended) for r in records),
+            events=tuple(
+                EventDetails(e.seq, e.type, from_ms(e.timestamp))
+                for e in snapshot.events
+                if not is_internal_event(e.type)
+            ),
+            created_at=from_ms(meta.created_at),
+            started_at=_at(meta.started_at),
+            ended_at=_at(meta.finished_at),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "workflow": self.workflow,
+            "status": str(self.status),
+            "params": self.params,
+            "output": self.output,
+            "error": self.error.to_dict() if self.error is not None else None,
+            "steps": [s.to_dict() for s in self.steps],
+            "events": [e.to_dict() for e in self.events],
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+        }
