@@ -121,6 +121,9 @@ class WorkflowStep(abc.ABC):
                 if not task.done():
                     task.cancel()
         first = min(done, key=tasks.index)
+        for other in done - {first}:
+            if not other.cancelled():
+                other.exception()  # retrieved: only the first one's outcome counts
         return tasks.index(first), first.result()
 
 

@@ -159,7 +159,6 @@ class Instance:
             OPEN,
             {
                 "status": InstanceStatus.TERMINATED,
-                "generation": meta.generation + 1,
                 "lease_owner": None,
                 "lease_until": None,
                 "due_at": now_ms(services.clock),  # cleared once waiting parents are told
@@ -188,9 +187,10 @@ class Instance:
         records = list(snapshot.steps.values())
         cut = None
         if from_step is not None:
-            firsts = [
-                r for r in records if r.name == from_step and r.occurrence == 0 and r.kind == kind
-            ]
+            firsts = sorted(
+                (r for r in records if r.name == from_step and r.kind == kind),
+                key=lambda r: r.occurrence,
+            )
             if not firsts or firsts[0].done is None:
                 raise ValidationError(f"restart: no completed {type} step named {from_step!r}")
             cut = firsts[0].done

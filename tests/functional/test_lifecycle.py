@@ -13,7 +13,6 @@ from lambda_workflows import (
     WorkflowApp,
     WorkflowEntrypoint,
 )
-from lambda_workflows.runtime.worker import WorkerSettings
 from pydantic import BaseModel
 
 from tests.functional.helpers import Calls
@@ -91,7 +90,9 @@ def test_pause_while_waiting_then_resume(env: Any) -> None:
 
 
 def test_pause_while_running_takes_effect_at_the_next_step_boundary(make_env: Any) -> None:
-    env = make_env(APP, worker_settings=WorkerSettings(heartbeat_ms=0))
+    """The test env looks at every step boundary (heartbeat 0) unless LWF_HEARTBEAT_MS is
+    set, so a pause requested during a step takes effect right after it, as Cloudflare."""
+    env = make_env(APP)
     instance = env.binding("pauser").create(id="p")
     env.run_until_idle()
     status = instance.status().to_dict()

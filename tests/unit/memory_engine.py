@@ -13,9 +13,11 @@ from lambda_workflows.wakeups import MemoryWakeups
 
 
 class MemoryEngine:
-    def __init__(self, app: WorkflowApp, clock: Clock | None = None) -> None:
+    def __init__(
+        self, app: WorkflowApp, clock: Clock | None = None, journal: MemoryJournal | None = None
+    ) -> None:
         self.clock = clock or VirtualClock()
-        self.journal = MemoryJournal()
+        self.journal = journal or MemoryJournal()
         self.wakeups = MemoryWakeups()
         self.blobs = MemoryBlobStore()
         self.engine = Engine(
