@@ -22,5 +22,5 @@ class RaceWorkflow(WorkflowEntrypoint[Any]):
             step.wait_for_event("manual override", type="override", timeout="1 day"),
             step.sleep("decision deadline", "1 hour"),
         )
-        override = answer["payload"] if winner == 0 else None
+        override = answer["payload"] if winner == 0 and answer is not None else None
         return {"quote": first_quote, "override": override}

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_args, get_origin, overload
 
 from pydantic import BaseModel
 
@@ -58,8 +58,52 @@ class Env:
         return name in self._bindings
 
 
+class StepDecorator(Protocol):
+    """What `step.do(name)` without a function returns: a decorator that turns a local
+    function into an awaitable step (Cloudflare's Python form)."""
+
+    @overload
+    def __call__(self, fn: Callable[..., Awaitable[T]]) -> Callable[[], Awaitable[T]]: ...
+
+    @overload
+    def __call__(self, fn: Callable[..., T]) -> Callable[[], Awaitable[T]]: ...
+
+
 class WorkflowStep(abc.ABC):
     """The durable operations available inside `run()`."""
+
+    @overload
+    def do(
+        self,
+        name: str,
+        fn: Callable[[], Awaitable[T]] | Callable[[StepContext], Awaitable[T]],
+        *,
+        retries: RetriesInput = None,
+        timeout: Duration | None = None,
+        config: Mapping[str, Any] | StepConfig | None = None,
+    ) -> Awaitable[T]: ...
+
+    @overload
+    def do(
+        self,
+        name: str,
+        fn: Callable[[], T] | Callable[[StepContext], T],
+        *,
+        retries: RetriesInput = None,
+        timeout: Duration | None = None,
+        config: Mapping[str, Any] | StepConfig | None = None,
+    ) -> Awaitable[T]: ...
+
+    @overload
+    def do(
+        self,
+        name: str,
+        fn: None = None,
+        *,
+        retries: RetriesInput = None,
+        timeout: Duration | None = None,
+        config: Mapping[str, Any] | StepConfig | None = None,
+    ) -> StepDecorator: ...
 
     @abc.abstractmethod
     def do(

@@ -32,7 +32,7 @@ class BigResultAfterLongErrors(WorkflowEntrypoint[Any]):
         def flaky() -> str:
             if calls.hit("flaky") <= 30:
                 raise RuntimeError("x" * 100_000)  # long messages, many attempts
-            return "r" * (event.payload["size"])
+            return "r" * int(event.payload["size"])
 
         value = await step.do("big", flaky, retries={"limit": 40, "delay": 0})
         return len(value)

@@ -13,6 +13,7 @@ from lambda_workflows import (
     Workflow,
     WorkflowApp,
     WorkflowEntrypoint,
+    WorkflowStep,
 )
 from pydantic import BaseModel
 
@@ -75,7 +76,7 @@ class Model(BaseModel):
 
 
 class Results(WorkflowEntrypoint[FlakyParams]):
-    async def run(self, event: Any, step: Any) -> Any:
+    async def run(self, event: Any, step: WorkflowStep) -> Any:
         model = await step.do("model", lambda: Model(name="a", size=1))
 
         @step.do("decorated", retries={"limit": 0})
