@@ -2,7 +2,7 @@
 
 Every journal item stays under DynamoDB's 400 KB, whatever the user sends. Each value
 has an inline limit chosen so that its item, with everything else the item holds
-(bounded: names, an error message, the attempt log), stays under `ITEM_BUDGET_BYTES`;
+(bounded: names, an error message, the attempt log), stays under 350 KB;
 a larger value goes to the blob store and the item keeps its key.
 """
 
@@ -18,8 +18,6 @@ from pydantic import BaseModel
 from lambda_workflows.blobs import BlobStore
 from lambda_workflows.errors import NotJsonError, OutputTooLargeError, ValidationError
 
-ITEM_BUDGET_BYTES = 350_000
-"""What any journal item may hold (DynamoDB's limit is 400 KB)."""
 STEP_INLINE_BYTES = 280_000
 """A step result or event payload up to this stays in its item (the rest of a step record
 is bounded: its attempt log and error messages are capped)."""

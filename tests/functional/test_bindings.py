@@ -803,15 +803,12 @@ def test_engine_passes_plain_objects_through() -> None:
     helper = object()
     app = WorkflowApp([Workflow("noop", Noop)], bindings={"CONFIG": config, "HELPER": helper})
     engine = Engine(app, _memory_services())
-    try:
-        assert engine.env.CONFIG is config
-        assert engine.env["HELPER"] is helper
-        assert "CONFIG" in engine.env
-        assert "FILES" not in engine.env
-        with pytest.raises(AttributeError, match="no binding named 'FILES'"):
-            _ = engine.env.FILES
-    finally:
-        engine.worker.close()
+    assert engine.env.CONFIG is config
+    assert engine.env["HELPER"] is helper
+    assert "CONFIG" in engine.env
+    assert "FILES" not in engine.env
+    with pytest.raises(AttributeError, match="no binding named 'FILES'"):
+        _ = engine.env.FILES
 
 
 def test_engine_binds_specs_with_resources() -> None:
@@ -824,14 +821,11 @@ def test_engine_binds_specs_with_resources() -> None:
         [Workflow("noop", Noop)], bindings={"FILES": Bucket(), "AI": AI(), "PLAIN": plain}
     )
     engine = Engine(app, _memory_services(), resources=resources)
-    try:
-        assert isinstance(engine.env.FILES, BucketBinding)
-        assert engine.env.FILES.name == "prod-files"
-        assert isinstance(engine.env.AI, BedrockAI)
-        assert engine.env.AI.run("hi") == "a cat"
-        assert engine.env.PLAIN is plain
-    finally:
-        engine.worker.close()
+    assert isinstance(engine.env.FILES, BucketBinding)
+    assert engine.env.FILES.name == "prod-files"
+    assert isinstance(engine.env.AI, BedrockAI)
+    assert engine.env.AI.run("hi") == "a cat"
+    assert engine.env.PLAIN is plain
 
 
 # Settings ------------------------------------------------------------------------------------

@@ -61,7 +61,6 @@ def test_a_deadline_beats_a_step_that_is_still_running(monkeypatch: pytest.Monke
         status = instance.status().to_dict()
     finally:
         release.set()
-        memory.engine.worker.close()
     assert status["status"] == "complete", status
     assert status["output"] == {"winner": 0}
     steps = {s["name"]: s["status"] for s in status["steps"]}

@@ -20,7 +20,7 @@ from lambda_workflows.journal.records import (
 
 MAX_ITEM_BYTES = 400_000
 """Largest item a journal stores (DynamoDB's limit is 400 KB); a bigger one raises
-`ItemTooLargeError`. Callers keep items under `ITEM_BUDGET_BYTES` (see payloads)."""
+`ItemTooLargeError`. Callers keep items under 350 KB (see payloads)."""
 
 META_FIELDS = frozenset(
     {

@@ -51,7 +51,6 @@ class DevServer:
                 if on_ready is not None:
                     on_ready(engine)
                 self._loop(engine, pump, CronTicker(engine.crons, clock.now()))
-                engine.worker.close()
         finally:
             server.stop()
 

@@ -21,16 +21,6 @@ class StopPolicy(Protocol):
         """How long an attempt may run before Lambda's own timeout would end it."""
 
 
-class NeverStop:
-    """For tools and unit tests: unlimited time, no lease."""
-
-    def check(self, needed_ms: int) -> StopReason | None:
-        return None
-
-    def attempt_budget_ms(self) -> int | None:
-        return None
-
-
 class LeasePolicy:
     """Heartbeats: renews the lease every `heartbeat_ms` of work, at a step boundary.
 

@@ -79,9 +79,6 @@ class Worker:
         self.settings = settings or WorkerSettings()
         self.threads = StepThreads()
 
-    def close(self) -> None:
-        """Nothing to release: step threads are daemons that end with their attempt."""
-
     def process(self, wakeup: Wakeup, remaining_ms: Callable[[], int]) -> str:
         """Handle one wake-up; returns what happened (for logs and tests).
 

@@ -85,8 +85,6 @@ class WorkflowTestEnv:
 
     def __exit__(self, *exc: object) -> None:
         try:
-            if self._engine is not None:
-                self._engine.worker.close()
             self.cloud.__exit__(*exc)
         finally:
             WorkflowTestEnv._open = None
