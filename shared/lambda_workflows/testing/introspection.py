@@ -11,7 +11,6 @@ import contextlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from lambda_workflows.clock import from_ms
 from lambda_workflows.errors import (
     InstanceConflictError,
     StepError,
@@ -28,6 +27,7 @@ from lambda_workflows.journal.records import (
 )
 from lambda_workflows.names import check_event_type, check_instance_id, check_step_name
 from lambda_workflows.payloads import to_json_value
+from lambda_workflows.runtime.operations.wait_for_event import event_value
 from lambda_workflows.status import InstanceDetails
 from lambda_workflows.testing.modifiers import Modifiers
 from lambda_workflows.wakeups import Wakeup
@@ -227,11 +227,7 @@ class Introspector:
         snapshot = self._env.engine.services.journal.load(self.workflow, instance_id)
         assert snapshot is not None
         event = next(e for e in snapshot.events if e.seq == record.event_seq)
-        return {
-            "payload": self._env.engine.services.payloads.unpack(event.payload, event.payload_ref),
-            "timestamp": from_ms(event.timestamp).isoformat(),
-            "type": event.type,
-        }
+        return event_value(event, self._env.engine.services.payloads)
 
     def output(self) -> Any:
         """The instance's output (None until it is complete)."""

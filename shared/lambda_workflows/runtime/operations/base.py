@@ -112,6 +112,25 @@ class Operation:
             return self.replayed(self.record)
         return value
 
+    async def wait_pass(self, timeout_ms: int, event_type: str) -> tuple[Any] | None:
+        """One pass of a wait with a deadline: journal it as waiting (the first time),
+        then time it out if the deadline has passed, else block until the deadline or a
+        wake-up. Returns `(value,)` when the step resolved (another worker's outcome),
+        None to look again; a timeout raises `WaitTimeoutError`."""
+        ctx = self.ctx
+        if self.record is None:
+            await self.save(
+                StepStatus.WAITING, wake_at=ctx.now() + timeout_ms, event_type=event_type
+            )
+        assert self.record is not None
+        if self.adopted:
+            return (self.replayed(self.record),)
+        deadline = self.record.wake_at or 0
+        if ctx.now() >= deadline:
+            return (await self.resolve(StepStatus.TIMED_OUT, wake_at=None),)
+        await ctx.block(deadline)
+        return None
+
     def _cancelled(self) -> None:
         """`run()` cancelled this operation (a race it lost): journal that, unless the
         invocation is only unwinding or the step has no pending state to close."""

@@ -6,8 +6,18 @@ from typing import Any
 
 from lambda_workflows.clock import from_ms
 from lambda_workflows.journal.records import EventRecord, StepKind, StepRecord, StepStatus
+from lambda_workflows.payloads import Payloads
 from lambda_workflows.runtime.context import ReplayContext
 from lambda_workflows.runtime.operations.base import Operation
+
+
+def event_value(event: EventRecord, payloads: Payloads) -> dict[str, Any]:
+    """What `step.wait_for_event` returns for an inbox event."""
+    return {
+        "payload": payloads.unpack(event.payload, event.payload_ref),
+        "timestamp": from_ms(event.timestamp).isoformat(),
+        "type": event.type,
+    }
 
 
 class WaitForEvent(Operation):
@@ -29,14 +39,7 @@ class WaitForEvent(Operation):
         return self._value(self.ctx.event(record.event_seq))
 
     def _value(self, event: EventRecord) -> dict[str, Any]:
-        payload = self.ctx.infra(
-            lambda: self.ctx.services.payloads.unpack(event.payload, event.payload_ref)
-        )
-        return {
-            "payload": payload,
-            "timestamp": from_ms(event.timestamp).isoformat(),
-            "type": event.type,
-        }
+        return self.ctx.infra(lambda: event_value(event, self.ctx.services.payloads))
 
     async def execute(self) -> Any:
         ctx = self.ctx
@@ -54,16 +57,6 @@ class WaitForEvent(Operation):
                     event_type=self.event_type,
                     wake_at=None,
                 )
-            if self.record is None:
-                await self.save(
-                    StepStatus.WAITING,
-                    wake_at=ctx.now() + self.timeout_ms,
-                    event_type=self.event_type,
-                )
-            assert self.record is not None
-            if self.adopted:
-                return self.replayed(self.record)
-            deadline = self.record.wake_at or 0
-            if ctx.now() >= deadline:
-                return await self.resolve(StepStatus.TIMED_OUT, wake_at=None)
-            await ctx.block(deadline)
+            resolved = await self.wait_pass(self.timeout_ms, self.event_type)
+            if resolved is not None:
+                return resolved[0]

@@ -50,17 +50,9 @@ class WaitForWorkflow(Operation):
                 ctx.infra(lambda: journal.add_watcher(self.workflow, self.instance_id, me, OPEN))
             except MetaConditionFailedError:
                 continue
-            if self.record is None:
-                await self.save(
-                    StepStatus.WAITING, wake_at=ctx.now() + self.timeout_ms, event_type=kind
-                )
-            assert self.record is not None
-            if self.adopted:
-                return self.replayed(self.record)
-            deadline = self.record.wake_at or 0
-            if ctx.now() >= deadline:
-                return await self.resolve(StepStatus.TIMED_OUT, wake_at=None)
-            await ctx.block(deadline)
+            resolved = await self.wait_pass(self.timeout_ms, kind)
+            if resolved is not None:
+                return resolved[0]
 
     async def _ended(self, child: InstanceMeta | None, kind: str) -> tuple[Any] | None:
         """Resolve the step if the child has ended (or does not exist): `(output,)`."""
