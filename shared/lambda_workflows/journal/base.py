@@ -22,6 +22,10 @@ MAX_ITEM_BYTES = 400_000
 """Largest item a journal stores (DynamoDB's limit is 400 KB); a bigger one raises
 `ItemTooLargeError`. Callers keep items under 350 KB (see payloads)."""
 
+MAX_WATCHERS = 500
+"""Most instances that may wait (`step.wait_for_workflow`) for one instance at a time, so
+its meta item stays small."""
+
 META_FIELDS = frozenset(
     {
         "status",
@@ -153,7 +157,8 @@ class Journal(Protocol):
         """Add `watcher` to the instance's watchers (a set: adding twice is a no-op).
 
         Raises `MetaConditionFailedError(current meta or None)` when the instance is
-        missing or its status is not in `open_statuses` (it has ended: read its outcome).
+        missing or its status is not in `open_statuses` (it has ended: read its outcome),
+        or when it has `MAX_WATCHERS` others already.
         """
 
     def settle_watchers(

@@ -19,6 +19,7 @@ from lambda_workflows.errors import (
 )
 from lambda_workflows.journal.base import (
     MAX_ITEM_BYTES,
+    MAX_WATCHERS,
     META_FIELDS,
     InstancePage,
     MetaCondition,
@@ -175,7 +176,11 @@ class MemoryJournal:
     ) -> None:
         with self._lock:
             part = self._partitions.get((workflow, instance_id))
-            if part is None or part.meta.status not in open_statuses:
+            if (
+                part is None
+                or part.meta.status not in open_statuses
+                or (watcher not in part.meta.watchers and len(part.meta.watchers) >= MAX_WATCHERS)
+            ):
                 raise MetaConditionFailedError(copy.deepcopy(part.meta) if part else None)
             part.meta.watchers = sorted({*part.meta.watchers, watcher})
             self.writes += 1

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 MAX_ERROR_MESSAGE = 4096
-"""Longest error message kept (the step's final error, the instance's error)."""
+"""Most bytes of an error message kept, as stored (escaped JSON): a step's final error,
+an instance's error."""
 MAX_LOGGED_MESSAGE = 512
-"""Longest error message kept per entry of a step's attempt log."""
+"""Most bytes of an error message kept per entry of a step's attempt log."""
+MAX_ERROR_NAME = 200
+"""Most characters of an error's type name (and step name) kept."""
 ATTEMPT_LOG_HEAD = 5
 ATTEMPT_LOG_TAIL = 20
 """A step's attempt log keeps its first and its latest attempts, so its record stays small
@@ -59,6 +63,20 @@ PENDING = frozenset({StepStatus.RETRYING, StepStatus.SLEEPING, StepStatus.WAITIN
 """Unresolved and waiting for a deadline (or an event)."""
 
 
+def cut_to_bytes(text: str, limit: int) -> str:
+    """The longest prefix of `text` whose stored form (JSON, escaped) fits `limit` bytes."""
+    if len(text) * 12 + 2 <= limit or len(json.dumps(text)) <= limit:
+        return text
+    low, high = 0, min(len(text), limit)
+    while low < high:  # binary search on the prefix length
+        middle = (low + high + 1) // 2
+        if len(json.dumps(text[:middle])) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
+
+
 @dataclass(frozen=True)
 class ErrorInfo:
     """An error as stored and shown: its type name, message and (for steps) the step."""
@@ -73,15 +91,15 @@ class ErrorInfo:
         name = getattr(exc, "name", None)
         step = getattr(exc, "step", None)
         return cls(
-            name=name if isinstance(name, str) else type(exc).__name__,
-            message=str(exc)[:limit],
-            step=step if isinstance(step, str) else None,
+            name=(name if isinstance(name, str) else type(exc).__name__)[:MAX_ERROR_NAME],
+            message=cut_to_bytes(str(exc), limit),
+            step=step[:MAX_ERROR_NAME] if isinstance(step, str) else None,
         )
 
     def truncated(self, limit: int) -> ErrorInfo:
-        if len(self.message) <= limit:
-            return self
-        return ErrorInfo(self.name, self.message[:limit], self.step)
+        """This error with its message cut to `limit` stored bytes."""
+        message = cut_to_bytes(self.message, limit)
+        return self if message == self.message else ErrorInfo(self.name, message, self.step)
 
     def to_dict(self) -> dict[str, str]:
         data = {"name": self.name, "message": self.message}

@@ -91,6 +91,10 @@ class ReplayContext(Protocol):
     async def yield_invocation(self) -> None:
         """End this invocation here and continue in a new one (no attempt consumed)."""
 
+    @property
+    def attempts_started(self) -> int:
+        """Step attempts started in this invocation so far."""
+
     def attempt_budget_ms(self) -> int | None:
         """How long an attempt may run before the invocation's own time runs out."""
 

@@ -431,6 +431,7 @@ class ReplayExecutor:
             raise
         except Exception as exc:
             self.crash = exc
+            self._unwinding = True  # no step may run while the invocation fails
             raise Suspended() from exc
 
     async def before_attempt(self, timeout_ms: int) -> None:
@@ -493,6 +494,7 @@ class ReplayExecutor:
     def lost(self) -> Suspended:
         """Another worker owns the instance now: abandon this invocation (raise this)."""
         self.stop_reason = StopReason.LOST
+        self._unwinding = True
         return Suspended()
 
     def next_event(self, event_type: str) -> EventRecord | None:

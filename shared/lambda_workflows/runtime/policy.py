@@ -21,6 +21,12 @@ class StopPolicy(Protocol):
         """How long an attempt may run before Lambda's own timeout would end it."""
 
 
+def lease_length(lease_ms: int, remaining_ms: int, margin_ms: int) -> int:
+    """A lease lasts `lease_ms`, but never past the invocation's end plus `margin_ms`, so a
+    worker that dies (timeout, out of memory) frees its instances soon after."""
+    return min(lease_ms, max(0, remaining_ms) + margin_ms)
+
+
 class LeasePolicy:
     """Heartbeats: renews the lease every `heartbeat_ms` of work, at a step boundary.
 
@@ -39,6 +45,7 @@ class LeasePolicy:
         generation: int,
         owner: str,
         lease_ms: int,
+        lease_margin_ms: int,
         heartbeat_ms: int,
         remaining_ms: Callable[[], int],
         reserve_ms: int,
@@ -50,6 +57,7 @@ class LeasePolicy:
         self._generation = generation
         self._owner = owner
         self._lease_ms = lease_ms
+        self._lease_margin_ms = lease_margin_ms
         self._remaining_ms = remaining_ms
         self._reserve_ms = reserve_ms
         self._heartbeat_ms = heartbeat_ms
@@ -61,11 +69,12 @@ class LeasePolicy:
         now = now_ms(self._clock)
         if now < self._renew_at:
             return None
+        until = now + lease_length(self._lease_ms, self._remaining_ms(), self._lease_margin_ms)
         try:
             self._journal.update_meta(
                 self._workflow,
                 self._instance_id,
-                {"lease_until": now + self._lease_ms, "due_at": now + self._lease_ms},
+                {"lease_until": until, "due_at": until},
                 MetaCondition(
                     status_in=frozenset({InstanceStatus.RUNNING}),
                     generation=self._generation,

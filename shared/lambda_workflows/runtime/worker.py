@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,12 @@ from aws_lambda_powertools import Logger
 from lambda_workflows.api import Env
 from lambda_workflows.app import WorkflowApp
 from lambda_workflows.clock import now_ms
-from lambda_workflows.errors import MetaConditionFailedError, NotJsonError, OutputTooLargeError
+from lambda_workflows.errors import (
+    ItemTooLargeError,
+    MetaConditionFailedError,
+    NotJsonError,
+    OutputTooLargeError,
+)
 from lambda_workflows.journal.base import MetaCondition
 from lambda_workflows.journal.records import (
     FINISHED,
@@ -24,7 +30,7 @@ from lambda_workflows.journal.records import (
 from lambda_workflows.payloads import META_VALUES_BYTES, size_of
 from lambda_workflows.runtime.delivery import notify_watchers
 from lambda_workflows.runtime.executor import Outcome, ReplayExecutor
-from lambda_workflows.runtime.policy import LeasePolicy
+from lambda_workflows.runtime.policy import LeasePolicy, lease_length
 from lambda_workflows.runtime.step import DurableStep
 from lambda_workflows.runtime.threads import StepThreads
 from lambda_workflows.services import Services
@@ -55,6 +61,21 @@ class WorkerSettings:
     """After a transient error (a throttled or failed AWS call), how many times the worker
     re-sends the wake-up itself, with backoff; after that the message is left to SQS
     (visibility timeout, then the DLQ)."""
+
+
+def _overdue(wakeup: Wakeup, current: InstanceMeta | None, now: int) -> bool:
+    """A wake-up of an earlier epoch that finds its instance waiting past its due time
+    with no lease: the current epoch's wake-up was lost (a crash between the suspension's
+    write and its send), so this one runs the instance instead of the sweeper, later."""
+    return (
+        current is not None
+        and current.generation == wakeup.generation
+        and current.epoch != wakeup.epoch
+        and current.status in RUNNABLE
+        and current.due_at is not None
+        and current.due_at <= now
+        and (current.lease_owner is None or (current.lease_until or 0) < now)
+    )
 
 
 def retry_delay_ms(retry: int) -> int:
@@ -90,8 +111,8 @@ class Worker:
         journal = self.services.journal
         owner = uuid.uuid4().hex
         now = now_ms(self.services.clock)
-        lease_until = now + min(
-            self.settings.lease_ms, remaining_ms() + self.settings.lease_margin_ms
+        lease_until = now + lease_length(
+            self.settings.lease_ms, remaining_ms(), self.settings.lease_margin_ms
         )
         try:
             journal.update_meta(
@@ -112,10 +133,18 @@ class Worker:
                 set_if_missing={"started_at": now},
             )
         except MetaConditionFailedError as exc:
-            return self._not_leased(wakeup, exc.current, now)
+            current = exc.current
+            if _overdue(wakeup, current, now):  # its own wake-up was lost: act as it
+                assert current is not None
+                return self.process(dataclasses.replace(wakeup, epoch=current.epoch), remaining_ms)
+            return self._not_leased(wakeup, current, now)
         logger.append_keys(instance=f"{wakeup.workflow}/{wakeup.instance_id}")
         try:
             result = self._run(wakeup, owner, workflow, remaining_ms)
+        except ItemTooLargeError as exc:  # a bug, not a transient error: never a crash loop
+            logger.exception("a journal item is over the size limit")
+            error = ErrorInfo("ItemTooLargeError", f"the instance's state cannot be stored: {exc}")
+            return self._finish(wakeup, owner, None, Outcome("errored", error=error))
         except Exception:
             if wakeup.retry >= self.settings.prompt_retries:
                 raise
@@ -142,6 +171,7 @@ class Worker:
                 generation=wakeup.generation,
                 owner=owner,
                 lease_ms=self.settings.lease_ms,
+                lease_margin_ms=self.settings.lease_margin_ms,
                 heartbeat_ms=self.settings.heartbeat_ms,
                 remaining_ms=remaining_ms,
                 reserve_ms=self.settings.reserve_ms,
@@ -167,15 +197,18 @@ class Worker:
                 {"lease_owner": None, "lease_until": None, "due_at": at},
                 MetaCondition(generation=wakeup.generation, lease_owner=owner),
             )
+            epoch = wakeup.epoch
         except MetaConditionFailedError as exc:
             current = exc.current
             if current is None or current.generation != wakeup.generation:
-                return "lost"  # deleted, restarted or terminated: nothing to retry
-            # released already (e.g. it ended and was telling its parents): retry anyway
+                return "lost"  # deleted or restarted: nothing to retry
+            # released already (it suspended, or ended and was telling its parents)
+            epoch = current.epoch
         except Exception:  # the store is failing too: the lease expires with the invocation
             logger.exception("could not release the lease")
+            epoch = wakeup.epoch
         retry = Wakeup(
-            wakeup.workflow, wakeup.instance_id, wakeup.generation, wakeup.epoch, wakeup.retry + 1
+            wakeup.workflow, wakeup.instance_id, wakeup.generation, epoch, wakeup.retry + 1
         )
         self._send(retry, at)
         return "retry"
@@ -285,7 +318,9 @@ class Worker:
             return "lost"
         return str(status)
 
-    def _finish(self, wakeup: Wakeup, owner: str, seen: InstanceMeta, outcome: Outcome) -> str:
+    def _finish(
+        self, wakeup: Wakeup, owner: str, seen: InstanceMeta | None, outcome: Outcome
+    ) -> str:
         changes: dict[str, Any] = {
             "lease_owner": None,
             "lease_until": None,
@@ -293,6 +328,7 @@ class Worker:
             "finished_at": now_ms(self.services.clock),
         }
         if outcome.kind == "complete":
+            assert seen is not None
             params_inline = size_of(seen.params) if seen.params_ref is None else 0
             try:
                 packed = self.services.payloads.pack(

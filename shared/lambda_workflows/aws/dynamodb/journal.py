@@ -42,6 +42,7 @@ from lambda_workflows.errors import (
 )
 from lambda_workflows.journal.base import (
     MAX_ITEM_BYTES,
+    MAX_WATCHERS,
     META_FIELDS,
     InstancePage,
     MetaCondition,
@@ -377,8 +378,16 @@ class DynamoDBJournal:
                 TableName=self._table,
                 Key=self._key(partition_key(workflow, instance_id), META_SK),
                 UpdateExpression="ADD wt :w",
-                ConditionExpression=f"attribute_exists(pk) AND {clause}",
-                ExpressionAttributeValues={":w": {"SS": [watcher]}, **statuses},
+                ConditionExpression=(
+                    f"attribute_exists(pk) AND {clause} AND (attribute_not_exists(wt) "
+                    "OR size(wt) < :cap OR contains(wt, :one))"
+                ),
+                ExpressionAttributeValues={
+                    ":w": {"SS": [watcher]},
+                    ":one": {"S": watcher},
+                    ":cap": {"N": str(MAX_WATCHERS)},
+                    **statuses,
+                },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:

@@ -83,10 +83,16 @@ class Do(Operation):
             await ctx.before_attempt(timeout_ms)
             number += 1
             started = ctx.now()
+            first_of_invocation = ctx.attempts_started == 1
             result = await self._attempt(StepContext(self.name, self._occurrence, number, config))
-            if result.cut:
-                await ctx.yield_invocation()
             error = result.error
+            if result.cut and not first_of_invocation:
+                await ctx.yield_invocation()  # a new invocation has the time it needs
+            elif result.cut:  # it had a whole invocation: it can never finish in one
+                error = StepTimeoutError(
+                    f"step {self.name!r}: attempt {number} ran out of Lambda time; a step "
+                    "must finish within one invocation (at most 15 minutes)"
+                )
             if result.ok:
                 try:
                     packed = ctx.infra(functools.partial(self._pack, result.value))
@@ -117,8 +123,8 @@ class Do(Operation):
                     StepStatus.FAILED, error=info, attempts=attempts, wake_at=None
                 )
             delay = config.retries.delay_after(number)
-            if delay <= timedelta(0):
-                continue
+            if delay <= timedelta(0) and not result.cut:
+                continue  # a cut attempt is journaled: the next one needs a new invocation
             await self.save(
                 StepStatus.RETRYING,
                 error=info,

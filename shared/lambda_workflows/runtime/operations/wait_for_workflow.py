@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_workflows.errors import MetaConditionFailedError
+from lambda_workflows.journal.base import MAX_WATCHERS
 from lambda_workflows.journal.records import (
     FINISHED,
     OPEN,
@@ -48,7 +49,13 @@ class WaitForWorkflow(Operation):
                 return ended[0]
             try:  # every pass: a restarted child has forgotten earlier registrations
                 ctx.infra(lambda: journal.add_watcher(self.workflow, self.instance_id, me, OPEN))
-            except MetaConditionFailedError:
+            except MetaConditionFailedError as exc:
+                if exc.current is not None and exc.current.status in OPEN:  # full
+                    error = ErrorInfo(
+                        "TooManyWaitersError",
+                        f"{MAX_WATCHERS} instances wait for {self.workflow}/{self.instance_id}",
+                    )
+                    return await self.resolve(StepStatus.FAILED, error=error, event_type=kind)
                 continue
             resolved = await self.wait_pass(self.timeout_ms, kind)
             if resolved is not None:
