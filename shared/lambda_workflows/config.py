@@ -134,6 +134,8 @@ def step_config(
 
     A partial config inherits the rest from the defaults.
     """
+    if retries is None and timeout is None and config is None:
+        return DEFAULT_STEP_CONFIG
     if isinstance(config, StepConfig):
         base = config
     elif config is not None:
@@ -148,3 +150,7 @@ def step_config(
     if limit <= timedelta(0):
         raise ValidationError("timeout must be positive")
     return StepConfig(retries=policy, timeout=limit)
+
+
+DEFAULT_STEP_CONFIG = StepConfig()
+"""Cloudflare's defaults (a frozen value, shared by every step that sets nothing)."""

@@ -85,6 +85,9 @@ class Payloads:
 
         Raises `NotJsonError`, or `OutputTooLargeError` over `MAX_VALUE_BYTES`.
         """
+        kind = type(value)
+        if value is None or kind is bool or (kind is int and -(2**53) < value < 2**53):
+            return Packed(value, None, value, len(encode(value)))  # JSON round-trips these
         text = encode(value)
         data = text.encode()
         if len(data) > MAX_VALUE_BYTES:

@@ -67,6 +67,11 @@ class Outcome:
     steps_written: int = 0
 
 
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class _ReplayLoop(asyncio.SelectorEventLoop):
     def has_ready(self) -> bool:
         return bool(getattr(self, "_ready", ()))
@@ -228,13 +233,15 @@ class ReplayExecutor:
         """Wait until a running step attempt ends, or the earliest blocked deadline passes
         (real clock only: a virtual clock does not move while a step runs). Deadlines are
         re-checked at least every `deadline_poll_s`, which also absorbs clock steps."""
-        self._activity = loop.create_future()
-        timeout = None
+        activity = self._activity = loop.create_future()
         deadlines = [d for d in self._blocked.values() if d is not None]
+        timer = None
         if deadlines and not self.clock.is_virtual:
             until = max(0.0, (min(deadlines) - now_ms(self.clock)) / 1000)
-            timeout = min(until, self.deadline_poll_s)
-        loop.run_until_complete(asyncio.wait([self._activity], timeout=timeout))
+            timer = loop.call_later(min(until, self.deadline_poll_s), _settle, activity)
+        loop.run_until_complete(activity)
+        if timer is not None:
+            timer.cancel()
 
     def _finished(self, main: asyncio.Task[Any]) -> Outcome:
         if main.cancelled():

@@ -260,7 +260,10 @@ class DynamoDBJournal:
     ) -> None:
         item = step_item(partition_key(workflow, instance_id), record)
         values: dict[str, Any] = {":g": {"N": str(record.generation)}}
-        if expected_version is None:
+        if expected_version is None and record.generation == 0:
+            condition = "attribute_not_exists(pk)"  # no generation is older than 0
+            values = {}
+        elif expected_version is None:
             condition = "attribute_not_exists(pk) OR g < :g"
         else:
             condition = "g = :g AND v = :v"
@@ -270,8 +273,8 @@ class DynamoDBJournal:
                 TableName=self._table,
                 Item=item,
                 ConditionExpression=condition,
-                ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **({"ExpressionAttributeValues": values} if values else {}),
             )
         except ClientError as exc:
             if _is_condition_failure(exc):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,6 +43,13 @@ class _Result:
 
 
 def _wants_context(fn: Callable[..., Any]) -> bool:
+    """Whether `fn` takes the step context: a parameter named `ctx`, or any required
+    positional one."""
+    code = getattr(fn, "__code__", None)
+    if isinstance(fn, types.FunctionType) and code is not None and not hasattr(fn, "__wrapped__"):
+        positional = code.co_argcount
+        names = code.co_varnames[: positional + code.co_kwonlyargcount]
+        return "ctx" in names or positional > len(fn.__defaults__ or ())
     try:
         parameters = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
