@@ -2,7 +2,7 @@
 
 from lambda_workflows.aws.factory import deployed_engine
 from lambda_workflows.engine import Engine
-from lambda_workflows.runtime.cron_handler import CronHandler
+from lambda_workflows.handlers.cron import CronHandler
 
 
 def _engine() -> Engine:

@@ -2,7 +2,7 @@
 
 from lambda_workflows.aws.factory import deployed_engine
 from lambda_workflows.engine import Engine
-from lambda_workflows.runtime.lambda_handler import WorkerHandler
+from lambda_workflows.handlers.worker import WorkerHandler
 
 
 def _engine() -> Engine:

@@ -11,10 +11,10 @@ from lambda_workflows.app import WorkflowApp
 from lambda_workflows.clock import SystemClock, now_ms, to_ms, wait_real
 from lambda_workflows.crons import CronTicker
 from lambda_workflows.engine import Engine
+from lambda_workflows.handlers.worker import WorkerHandler
 from lambda_workflows.journal.records import FINISHED, InstanceStatus
 from lambda_workflows.local.cloud import LocalCloud
 from lambda_workflows.local.pump import Pump
-from lambda_workflows.runtime.lambda_handler import WorkerHandler
 
 DEFAULT_PORT = 4566
 POLL_SECONDS = 0.5

@@ -13,12 +13,12 @@ from lambda_workflows.clock import VirtualClock, from_ms
 from lambda_workflows.config import Duration, parse_duration
 from lambda_workflows.engine import Engine
 from lambda_workflows.errors import InstanceNotFoundError, ValidationError, WorkflowError
+from lambda_workflows.handlers.worker import WorkerHandler
 from lambda_workflows.instances import Instance, WorkflowBinding
 from lambda_workflows.journal.records import FINISHED, InstanceStatus
 from lambda_workflows.local.cloud import LocalCloud
 from lambda_workflows.local.pump import Pump
 from lambda_workflows.names import check_instance_id
-from lambda_workflows.runtime.lambda_handler import WorkerHandler
 from lambda_workflows.runtime.worker import WorkerSettings
 from lambda_workflows.settings import heartbeat_ms
 from lambda_workflows.status import InstanceDetails

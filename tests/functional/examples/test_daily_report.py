@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from lambda_workflows import ValidationError
-from lambda_workflows.runtime.cron_handler import CronHandler
+from lambda_workflows.handlers.cron import CronHandler
 from lambda_workflows.testing import WorkflowTestEnv
 
 

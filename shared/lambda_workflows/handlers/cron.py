@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_workflows.errors import ValidationError
-from lambda_workflows.instances import Instance
-from lambda_workflows.runtime.lambda_handler import EngineHandler
+from lambda_workflows.handlers.worker import EngineHandler
 
 
 class CronHandler(EngineHandler):
@@ -21,7 +20,8 @@ class CronHandler(EngineHandler):
         if not isinstance(name, str) or when is None:
             raise ValidationError('a cron event needs "cron" (a name) and "time"')
         result = self.engine.crons.fire(name, when)
-        created = [r.id for r in result] if isinstance(result, list) else result
-        if isinstance(created, Instance):
-            created = created.id
+        if isinstance(result, list):
+            created = [getattr(r, "id", r) for r in result]
+        else:
+            created = getattr(result, "id", result)  # an Instance handle, or what it returned
         return {"cron": name, "time": str(when), "created": created}
