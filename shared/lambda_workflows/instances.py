@@ -199,6 +199,16 @@ class Instance:
         consumed = {r.event_seq for r in dropped if r.event_seq is not None}
         meta = snapshot.meta
         generation = meta.generation + 1
+        # The journal first, then the meta: a crash in between leaves the old generation
+        # in place with its restart point, so the client's retry redoes the restart; the
+        # kept copies already written belong to the new generation and stay.
+        self._journal.replace_steps(
+            self._binding.name,
+            self.id,
+            keep=[dataclasses.replace(r, generation=generation, version=1) for r in kept],
+            delete_steps=[r.key for r in dropped if r.done is None or r.done != cut],
+            delete_events=[e for e in snapshot.events if e.seq in consumed],
+        )
         restarted = self._transition(
             {meta.status},
             {
@@ -214,13 +224,6 @@ class Instance:
                 "finished_at": None,
             },
             "restart",
-        )
-        self._journal.replace_steps(
-            self._binding.name,
-            self.id,
-            keep=[dataclasses.replace(r, generation=generation, version=1) for r in kept],
-            delete_steps=[r.key for r in dropped],
-            delete_events=[e for e in snapshot.events if e.seq in consumed],
         )
         self._wake(restarted)
 

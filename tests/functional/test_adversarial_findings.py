@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from lambda_workflows import NonRetryableError, Workflow, WorkflowApp, WorkflowEntrypoint
 from lambda_workflows.clock import SystemClock, from_ms, now_ms
 from lambda_workflows.journal.records import MAX_ERROR_NAME, ErrorInfo
@@ -217,3 +218,33 @@ def test_a_heartbeat_never_extends_the_lease_past_the_invocation() -> None:
     worker.process(wakeup, lambda: 120_000)
     assert len(leases) >= 2  # the lease and at least one renewal
     assert max(leases) == 180_000
+
+
+class AB(WorkflowEntrypoint[Any]):
+    async def run(self, event: Any, step: Any) -> Any:
+        a = await step.do("a", lambda: _hit("a"))
+        b = await step.do("b", lambda: _hit("b"))
+        return a + b
+
+
+def test_a_restart_cut_short_can_be_retried_and_keeps_its_steps() -> None:
+    """Guards: a crash inside `restart(from_step)` (after the journal write, before the
+    meta's) leaves the restart point in place, so the client's retry succeeds and the
+    kept step "a" never runs again."""
+    calls.clear()
+    engine = MemoryEngine(WorkflowApp([Workflow("ab", AB)]))
+    instance = engine.engine.binding("ab").create(id="x")
+    engine.run()
+    real = engine.journal.update_meta
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the client died")
+
+    engine.journal.update_meta = crash  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        instance.restart(from_step="b")
+    engine.journal.update_meta = real  # type: ignore[method-assign]
+    instance.restart(from_step="b")
+    engine.run()
+    assert instance.status().output == "ab"
+    assert calls == ["a", "b", "b"]
