@@ -95,7 +95,7 @@ class Pump:
         messages = response.get("Messages", [])
         if not messages:
             return 0
-        event = {"Records": [self._record(m) for m in messages]}
+        event = {"Records": [sqs_record(m, self.settings.queue_arn) for m in messages]}
         failed: set[str] = set()
         self.invocations += 1
         try:
@@ -109,19 +109,6 @@ class Pump:
                     QueueUrl=self.settings.queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
         return len(messages)
-
-    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": {},
-            "md5OfBody": message.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.settings.queue_arn,
-            "awsRegion": REGION,
-        }
 
     def run_until_idle(self, max_batches: int = 10_000) -> int:
         """Deliver, fire and sweep until nothing is due now. Returns the messages delivered."""
@@ -162,6 +149,21 @@ class Pump:
             times.append(math.ceil(message.delayed_until))  # moto: delayed while now < this
             times.append(int(message.visible_at) + 1)  # moto: visible once now > this
         return times
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str | None) -> dict[str, Any]:
+    """A received SQS message as Lambda's event source mapping hands it to a function."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
 
 
 def _parse_at(expression: str) -> int | None:

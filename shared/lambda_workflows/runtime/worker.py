@@ -34,7 +34,7 @@ from lambda_workflows.runtime.policy import LeasePolicy, lease_length
 from lambda_workflows.runtime.step import DurableStep
 from lambda_workflows.runtime.threads import StepThreads
 from lambda_workflows.services import Services
-from lambda_workflows.wakeups import MAX_QUEUE_DELAY_MS, Wakeup
+from lambda_workflows.wakeups import Wakeup
 
 logger = Logger(service="lambda-workflows")
 
@@ -231,8 +231,8 @@ class Worker:
             or current.status not in RUNNABLE
         ):
             return "stale"
-        wait = max(0, (current.lease_until or now) - now) + 1000
-        self._send(wakeup, now + min(wait, MAX_QUEUE_DELAY_MS))
+        # Another worker holds the lease: it sends the next wake-up when it suspends, and
+        # if it dies, its lease's end is the instance's `due_at`, so the sweeper wakes it.
         return "busy"
 
     def _pause_orphan(self, wakeup: Wakeup, current: InstanceMeta, now: int) -> str:
