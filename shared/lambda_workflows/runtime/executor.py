@@ -108,13 +108,14 @@ class ReplayExecutor:
     ) -> None:
         self.workflow = workflow
         self.snapshot = snapshot
-        self._meta = snapshot.meta
-        self._services = services
-        self._clock = services.clock
+        self.meta: InstanceMeta = snapshot.meta
+        self.services = services
+        self.clock: Clock = services.clock
         self.env = env
         self.policy = policy
-        self._threads = threads
-        self._unwinding = False
+        self.threads = threads
+        self.unwinding = False
+        """True once the invocation stops: `run()` unwinds and no step may start."""
         self.attempts_started = 0
         self.steps: dict[str, StepRecord] = dict(snapshot.steps)
         self.by_position = {r.position: r for r in self.steps.values()}
@@ -134,26 +135,6 @@ class ReplayExecutor:
         self.fatal: BaseException | None = None
         self.crash: Exception | None = None
         self.steps_written = 0
-
-    @property
-    def meta(self) -> InstanceMeta:
-        return self._meta
-
-    @property
-    def services(self) -> Services:
-        return self._services
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock
-
-    @property
-    def threads(self) -> StepThreads:
-        return self._threads
-
-    @property
-    def unwinding(self) -> bool:
-        return self._unwinding
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -259,7 +240,7 @@ class ReplayExecutor:
             if self.fatal is not None
             else self._suspended_outcome()
         )
-        self._unwinding = True
+        self.unwinding = True
         for future in list(self._blocked):
             if not future.done():
                 future.set_exception(Suspended())
@@ -303,7 +284,7 @@ class ReplayExecutor:
         )
 
     def _close(self, loop: _ReplayLoop) -> None:
-        self._unwinding = True
+        self.unwinding = True
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in pending:
             task.cancel()
@@ -352,7 +333,7 @@ class ReplayExecutor:
     def claim(self, name: str, kind: StepKind) -> Claim:
         """Give a step call its position and occurrence; check them against the journal."""
         check_step_name(name)
-        if self._unwinding:
+        if self.unwinding:
             raise Suspended()  # a `finally:` or `except BaseException:` during suspension
         branch = BRANCH.get()
         if branch is None or IN_STEP.get():
@@ -438,7 +419,7 @@ class ReplayExecutor:
             raise
         except Exception as exc:
             self.crash = exc
-            self._unwinding = True  # no step may run while the invocation fails
+            self.unwinding = True  # no step may run while the invocation fails
             raise Suspended() from exc
 
     async def before_attempt(self, timeout_ms: int) -> None:
@@ -467,8 +448,8 @@ class ReplayExecutor:
 
     def end_work(self) -> None:
         self._inflight -= 1
-        if self._activity is not None and not self._activity.done():
-            self._activity.set_result(None)
+        if self._activity is not None:
+            _settle(self._activity)
 
     def next_done(self) -> int:
         done = self._next_done
@@ -501,7 +482,7 @@ class ReplayExecutor:
     def lost(self) -> Suspended:
         """Another worker owns the instance now: abandon this invocation (raise this)."""
         self.stop_reason = StopReason.LOST
-        self._unwinding = True
+        self.unwinding = True
         return Suspended()
 
     def next_event(self, event_type: str) -> EventRecord | None:
