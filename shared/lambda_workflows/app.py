@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from lambda_workflows.api import WorkflowEntrypoint
-from lambda_workflows.errors import ValidationError, WorkflowNotFoundError
+from lambda_workflows.errors import InvalidParamsError, ValidationError, WorkflowNotFoundError
 from lambda_workflows.names import check_workflow_name
 from lambda_workflows.schedule_expressions import ScheduleExpression, parse_schedule
 
@@ -61,9 +61,12 @@ class Workflow:
                 {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]}
                 for err in exc.errors()
             ]
-            raise ValidationError(
-                f"invalid params for workflow {self.name!r}: {exc.error_count()} error(s)",
-                details=details,
+            fields = "; ".join(
+                f"{'.'.join(str(part) for part in err['loc']) or 'params'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise InvalidParamsError(
+                f"invalid params for workflow {self.name!r}: {fields}", details=details
             ) from None
         return parsed.model_dump(mode="json")
 

@@ -14,6 +14,10 @@ class BlobStore(Protocol):
 
     def get(self, key: str) -> bytes: ...
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every blob whose key starts with `prefix`; return how many."""
+        ...
+
 
 class MemoryBlobStore:
     """Blob store in a dict."""
@@ -29,3 +33,10 @@ class MemoryBlobStore:
     def get(self, key: str) -> bytes:
         with self._lock:
             return self._blobs[key]
+
+    def delete_prefix(self, prefix: str) -> int:
+        with self._lock:
+            doomed = [key for key in self._blobs if key.startswith(prefix)]
+            for key in doomed:
+                del self._blobs[key]
+            return len(doomed)

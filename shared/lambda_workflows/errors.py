@@ -32,6 +32,20 @@ class ValidationError(WorkflowError, ValueError):
         self.details = details or []
 
 
+class InvalidParamsError(ValidationError):
+    """Params that fail the workflow's pydantic model (`details`: pydantic's field errors)."""
+
+    status = 422
+    code = "invalid_params"
+
+
+class PayloadTooLargeError(ValidationError):
+    """A request body over the HTTP API's size limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
 class WorkflowNotFoundError(WorkflowError, LookupError):
     """No workflow of that name is declared in the app."""
 

@@ -29,10 +29,11 @@ from lambda_workflows.names import check_event_type, check_instance_id, check_st
 from lambda_workflows.payloads import PARAMS_INLINE_BYTES, to_json_value
 from lambda_workflows.runtime.delivery import deliver_event, notify_watchers
 from lambda_workflows.services import Services
-from lambda_workflows.status import InstanceDetails
+from lambda_workflows.status import InstanceDetails, InstanceList, InstanceSummary
 from lambda_workflows.wakeups import Wakeup
 
 MAX_BATCH = 100
+MAX_PAGE = 100
 RESTART_POINTS = {
     "do": StepKind.DO,
     "sleep": StepKind.SLEEP,
@@ -47,6 +48,15 @@ class CreateRequest:
 
     id: str | None = None
     params: Any = None
+
+
+def parse_status(name: str) -> InstanceStatus:
+    """An instance status from its name (`ValidationError` listing the valid names)."""
+    try:
+        return InstanceStatus(name)
+    except ValueError:
+        valid = ", ".join(str(s) for s in InstanceStatus)
+        raise ValidationError(f"unknown status {name!r}; valid: {valid}") from None
 
 
 class Instance:
@@ -76,6 +86,10 @@ class Instance:
         if meta is None:
             raise self._not_found()
         return meta
+
+    def summary(self) -> InstanceSummary:
+        """Status and timestamps only (one read; `status()` loads the whole journal)."""
+        return InstanceSummary.of(self._meta())
 
     def status(self) -> InstanceDetails:
         """The instance: status, params, output, error, step timeline and timestamps."""
@@ -227,6 +241,24 @@ class Instance:
         )
         self._wake(restarted)
 
+    def delete(self) -> None:
+        """Delete a finished instance with its journal, events and stored values.
+
+        `InstanceConflictError` while it can still run (terminate it first).
+        """
+        services = self._binding.services
+        try:
+            services.journal.delete_instance(self._binding.name, self.id)
+        except MetaConditionFailedError as exc:
+            if exc.current is None:
+                services.payloads.discard(self._binding.name, self.id)
+                raise self._not_found() from None
+            raise InstanceConflictError(
+                f"cannot delete instance {self.id!r}: it is {exc.current.status}; only "
+                "complete, errored or terminated instances can be deleted (terminate it first)"
+            ) from None
+        services.payloads.discard(self._binding.name, self.id)
+
     def send_event(self, type: str, payload: Any = None, *, event_id: str | None = None) -> None:
         """Deliver an event; a wait of that type consumes it, now or later (FIFO per type).
 
@@ -251,6 +283,14 @@ class Instance:
     def _wake(self, meta: InstanceMeta) -> None:
         wakeup = Wakeup(self._binding.name, self.id, meta.generation, meta.epoch)
         self._binding.services.wakeups.send_now([wakeup])
+
+
+@dataclass(frozen=True)
+class Created:
+    """What `create_or_retry` did: `created` is False for an idempotent retry."""
+
+    instance: Instance
+    created: bool
 
 
 class WorkflowBinding:
@@ -283,13 +323,19 @@ class WorkflowBinding:
 
     def create(self, id: str | None = None, params: Any = None) -> Instance:
         """Create and start an instance. Same id + same params while `queued`: a retry."""
+        return self.create_or_retry(id, params).instance
+
+    def create_or_retry(self, id: str | None = None, params: Any = None) -> Created:
+        """`create`, telling a new instance (`created`) from an idempotent retry."""
         meta = self._new_meta(id, params)
+        created = True
         try:
             self.services.journal.create_instances([meta])
         except InstanceExistsError:
             self._retry_create(meta)
+            created = False
         self.services.wakeups.send_now([Wakeup(self.name, meta.instance_id, 0)])
-        return Instance(self, meta.instance_id)
+        return Created(Instance(self, meta.instance_id), created)
 
     def _retry_create(self, meta: InstanceMeta) -> None:
         existing = self.services.journal.get_meta(self.name, meta.instance_id)
@@ -320,6 +366,22 @@ class WorkflowBinding:
             raise InstanceConflictError(f"instances exist already: {exc.ids}") from None
         self.services.wakeups.send_now([Wakeup(self.name, m.instance_id, 0) for m in metas])
         return [Instance(self, m.instance_id) for m in metas]
+
+    def list(
+        self, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> InstanceList:
+        """Instances newest first, optionally of one status; at most `limit` (1..100) per
+        page; pass the returned `cursor` for the next page."""
+        wanted = parse_status(status) if status is not None else None
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise ValidationError(f"limit must be an integer from 1 to {MAX_PAGE}")
+        page = self.services.journal.list_instances(self.name, wanted, limit, cursor)
+        return InstanceList(tuple(InstanceSummary.of(m) for m in page.instances), page.cursor)
+
+    def counts(self) -> dict[str, int]:
+        """How many instances are in each status (every status, zeros included)."""
+        found = self.services.journal.count_instances(self.name)
+        return {str(status): found.get(status, 0) for status in InstanceStatus}
 
     def get(self, id: str) -> Instance:
         """A handle on an existing instance, or `InstanceNotFoundError`."""

@@ -10,7 +10,13 @@ MAX_WORKFLOW_NAME = 64
 MAX_INSTANCE_ID = 100
 MAX_STEP_NAME = 256
 MAX_EVENT_TYPE = 100
-_ID = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*")
+ID_PATTERN = r"^[a-zA-Z0-9_][a-zA-Z0-9\-_]*$"
+"""Workflow names and instance ids (also an event's `event_id`)."""
+EVENT_TYPE_PATTERN = r"^[^.\x00-\x1f\x7f-\x9f]+$"
+"""Event types: no `.`, no control characters."""
+STEP_NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+"""Step names: no control characters."""
+_ID = re.compile(ID_PATTERN[1:-1])
 
 
 def check_workflow_name(name: str) -> str:

@@ -103,6 +103,10 @@ class Payloads:
         self._blobs.put(key, data)
         return Packed(None, key, decoded, len(data))
 
+    def discard(self, workflow: str, instance_id: str) -> int:
+        """Delete every stored value of an instance (params, results, events, output)."""
+        return self._blobs.delete_prefix(f"{self._prefix}/{workflow}/{instance_id}/")
+
     def unpack(self, inline: Any, ref: str | None) -> Any:
         if ref is None:
             return inline

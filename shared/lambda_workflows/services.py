@@ -1,11 +1,12 @@
-"""The engine's dependencies in one object: journal, payloads, wake-ups, clock."""
+"""The engine's dependencies in one object: journal, payloads, wake-ups, clock, metrics."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lambda_workflows.clock import Clock
 from lambda_workflows.journal.base import Journal
+from lambda_workflows.metrics import Metrics, NoMetrics
 from lambda_workflows.payloads import Payloads
 from lambda_workflows.runtime.interception import Interceptor
 from lambda_workflows.wakeups import WakeupSender
@@ -19,3 +20,5 @@ class Services:
     clock: Clock
     interceptor: Interceptor | None = None
     """Set only by the test harness (see runtime/interception.py)."""
+    metrics: Metrics = field(default_factory=NoMetrics)
+    """Where the worker's counters and timings go (EMF on AWS; see metrics.py)."""

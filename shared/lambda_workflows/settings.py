@@ -32,6 +32,8 @@ class Settings(BaseModel):
     heartbeat_ms: int = 1000
     """How much step time may pass between two looks at the instance (lease renewal, pause
     requests); 0 looks at every step boundary (`LWF_HEARTBEAT_MS`)."""
+    metrics_namespace: str = "LambdaWorkflows"
+    """The CloudWatch namespace of the engine's metrics (`LWF_METRICS_NAMESPACE`)."""
     bindings: dict[str, str] = {}
     """Physical resource names of the app's bindings (`LWF_BINDINGS`, a JSON object)."""
 

@@ -13,12 +13,14 @@ from lambda_workflows.journal.records import (
     PENDING,
     Attempt,
     ErrorInfo,
+    InstanceMeta,
     InstanceStatus,
     Snapshot,
     StepKind,
     StepRecord,
     StepStatus,
 )
+from lambda_workflows.payloads import size_of
 from lambda_workflows.runtime.delivery import is_internal_event
 
 
@@ -28,6 +30,21 @@ def _iso(when: datetime | None) -> str | None:
 
 def _at(ms: int | None) -> datetime | None:
     return from_ms(ms) if ms is not None else None
+
+
+class _Budget:
+    """Bytes of step results a serialization may still show."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def take(self, value: Any) -> bool:
+        size = size_of(value)
+        if size > self.left:
+            self.left = 0
+            return False
+        self.left -= size
+        return True
 
 
 @dataclass(frozen=True)
@@ -73,6 +90,10 @@ class StepDetails:
     error: ErrorInfo | None = None
     event_type: str | None = None
     attempt_log: tuple[AttemptDetails, ...] = ()
+    result: Any = None
+    """A succeeded step's result when it is stored inline (see `result_stored_apart`)."""
+    result_stored_apart: bool = False
+    """The result is in the blob store (too large for the journal item)."""
 
     @classmethod
     def of(cls, record: StepRecord, instance_ended: bool) -> StepDetails:
@@ -93,9 +114,11 @@ class StepDetails:
             error=record.error,
             event_type=record.event_type,
             attempt_log=tuple(AttemptDetails.of(a) for a in record.attempts),
+            result=record.result if status == StepStatus.SUCCEEDED else None,
+            result_stored_apart=record.result_ref is not None,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, budget: _Budget | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
             "name": self.name,
             "index": self.index,
@@ -114,6 +137,11 @@ class StepDetails:
             data["event_type"] = self.event_type
         if self.attempt_log:
             data["attempt_log"] = [a.to_dict() for a in self.attempt_log]
+        if self.status == StepStatus.SUCCEEDED:
+            if self.result_stored_apart or (budget is not None and not budget.take(self.result)):
+                data["result_omitted"] = True
+            else:
+                data["result"] = self.result
         return data
 
 
@@ -172,7 +200,10 @@ class InstanceDetails:
             ended_at=_at(meta.finished_at),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, max_bytes: int | None = None) -> dict[str, Any]:
+        """As JSON data. `max_bytes` bounds the step results shown (a response size
+        limit): past it, steps carry `result_omitted` instead of their result."""
+        budget = _Budget(max_bytes) if max_bytes is not None else None
         return {
             "id": self.id,
             "workflow": self.workflow,
@@ -180,9 +211,56 @@ class InstanceDetails:
             "params": self.params,
             "output": self.output,
             "error": self.error.to_dict() if self.error is not None else None,
-            "steps": [s.to_dict() for s in self.steps],
+            "steps": [s.to_dict(budget) for s in self.steps],
             "events": [e.to_dict() for e in self.events],
             "created_at": _iso(self.created_at),
             "started_at": _iso(self.started_at),
             "ended_at": _iso(self.ended_at),
         }
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    """One row of an instance listing: no params, output or steps."""
+
+    id: str
+    workflow: str
+    status: InstanceStatus
+    error: ErrorInfo | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, meta: InstanceMeta) -> InstanceSummary:
+        return cls(
+            id=meta.instance_id,
+            workflow=meta.workflow,
+            status=meta.status,
+            error=meta.error,
+            created_at=from_ms(meta.created_at),
+            started_at=_at(meta.started_at),
+            ended_at=_at(meta.finished_at),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "workflow": self.workflow,
+            "status": str(self.status),
+            "error": self.error.to_dict() if self.error is not None else None,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+        }
+
+
+@dataclass(frozen=True)
+class InstanceList:
+    """A page of instances, newest first; `cursor` fetches the next page (None: no more)."""
+
+    instances: tuple[InstanceSummary, ...]
+    cursor: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"instances": [i.to_dict() for i in self.instances], "cursor": self.cursor}

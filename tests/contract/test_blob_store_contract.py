@@ -53,3 +53,22 @@ def test_payloads_offload_large_values_through_the_port(blobs: BlobStore) -> Non
     assert payloads.unpack(big.inline, big.ref) == ["x" * 200]
     again = payloads.pack(["x" * 200], owner="w/i/s#0", inline_limit=100)
     assert again.ref == big.ref
+
+
+def test_delete_prefix_deletes_that_prefix_only(blobs: BlobStore) -> None:
+    """An instance's blobs go with it; a neighbour whose id extends the prefix stays."""
+    for key in ("r/wf/a/params/1.json", "r/wf/a/s#x#0/2.json", "r/wf/ab/params/3.json"):
+        blobs.put(key, b"{}")
+    assert blobs.delete_prefix("r/wf/a/") == 2
+    assert blobs.get("r/wf/ab/params/3.json") == b"{}"
+    with pytest.raises(Exception):  # noqa: B017, PT011 - KeyError in memory, ClientError on S3
+        blobs.get("r/wf/a/params/1.json")
+    assert blobs.delete_prefix("r/wf/a/") == 0
+
+
+def test_delete_prefix_pages_past_a_thousand_keys(blobs: BlobStore) -> None:
+    """S3 lists and deletes 1,000 keys per call: more than that all go."""
+    for n in range(1_005):
+        blobs.put(f"p/{n}.json", b"1")
+    assert blobs.delete_prefix("p/") == 1_005
+    assert blobs.delete_prefix("p/") == 0

@@ -376,6 +376,22 @@ def test_return_new_returns_the_stored_meta(journal: Journal) -> None:
     assert (new.status, new.output, new.finished_at) == (InstanceStatus.COMPLETE, {"a": [1]}, 9)
 
 
+def test_return_old_returns_the_meta_before_the_write(journal: Journal) -> None:
+    """`return_old=True` returns the meta as it was before this write (the worker reads
+    the `due_at` its lease replaces); asking for both old and new is an error."""
+    journal.create_instances([_meta(due_at=5)])
+    old = journal.update_meta(
+        WF, "i", {"due_at": 9, "lease_owner": "me"}, MetaCondition(), return_old=True
+    )
+    assert old is not None
+    assert (old.due_at, old.lease_owner) == (5, None)
+    assert (_meta_of(journal).due_at, _meta_of(journal).lease_owner) == (9, "me")
+    with pytest.raises(ValueError, match="not both"):
+        journal.update_meta(
+            WF, "i", {"output": 1}, MetaCondition(), return_new=True, return_old=True
+        )
+
+
 def test_none_removes_a_field(journal: Journal) -> None:
     """A change to None removes the field (and an unset `due_at` is no longer due)."""
     journal.create_instances(
@@ -914,3 +930,85 @@ def test_garbage_cursor_is_a_validation_error(journal: Journal, cursor: str) -> 
     journal.create_instances([_meta(f"i{n}", created=n) for n in range(3)])
     with pytest.raises(ValidationError):
         journal.list_instances(WF, limit=1, cursor=cursor)
+
+
+def test_a_cursor_survives_instances_created_between_pages(journal: Journal) -> None:
+    """New instances created while a client pages do not shift it: every instance that
+    existed at the first page appears exactly once."""
+    journal.create_instances([_meta(f"i{n}", created=n) for n in range(6)])
+    first = journal.list_instances(WF, limit=2)
+    journal.create_instances([_meta(f"new{n}", created=100 + n) for n in range(3)])
+    seen = [m.instance_id for m in first.instances]
+    cursor = first.cursor
+    while cursor is not None:
+        page = journal.list_instances(WF, limit=2, cursor=cursor)
+        seen += [m.instance_id for m in page.instances]
+        cursor = page.cursor
+    assert seen == ["i5", "i4", "i3", "i2", "i1", "i0"]
+
+
+def test_a_cursor_of_another_workflow_is_a_validation_error(journal: Journal) -> None:
+    """A cursor continues only the listing it came from."""
+    journal.create_instances([_meta(f"i{n}", created=n) for n in range(3)])
+    journal.create_instances(
+        [InstanceMeta("other", f"o{n}", InstanceStatus.QUEUED, None, n) for n in range(3)]
+    )
+    cursor = journal.list_instances("other", limit=1).cursor
+    assert cursor is not None
+    with pytest.raises(ValidationError):
+        journal.list_instances(WF, limit=1, cursor=cursor)
+
+
+# -- count_instances and delete_instance --------------------------------------------------
+
+
+def test_count_instances_counts_each_status_of_one_workflow(journal: Journal) -> None:
+    """Counts by status, only for the named workflow; statuses with none are absent."""
+    statuses = [InstanceStatus.QUEUED] * 3 + [InstanceStatus.COMPLETE] * 2
+    journal.create_instances([_meta(f"i{n}", status=s) for n, s in enumerate(statuses)])
+    journal.create_instances([InstanceMeta("other", "o", InstanceStatus.ERRORED, None, 1)])
+    assert journal.count_instances(WF) == {InstanceStatus.QUEUED: 3, InstanceStatus.COMPLETE: 2}
+    assert journal.count_instances("unknown") == {}
+
+
+def test_delete_instance_removes_the_whole_partition(journal: Journal) -> None:
+    """A finished instance goes with its steps, events and event-id markers; the same id
+    can be created again and starts empty."""
+    journal.create_instances([_meta(status=InstanceStatus.COMPLETE), _meta("keep")])
+    journal.put_step(WF, "i", _record("a"), None)
+    journal.append_event(WF, "i", _event(event_id="e1"), frozenset(InstanceStatus))
+    journal.delete_instance(WF, "i")
+    assert journal.get_meta(WF, "i") is None
+    assert journal.load(WF, "i") is None
+    assert journal.get_meta(WF, "keep") is not None
+    assert journal.count_instances(WF) == {InstanceStatus.QUEUED: 1}
+    journal.create_instances([_meta()])
+    snapshot = journal.load(WF, "i")
+    assert snapshot is not None
+    assert (snapshot.steps, snapshot.events) == ({}, [])
+    _, new = journal.append_event(WF, "i", _event(event_id="e1"), OPEN)
+    assert new
+
+
+@pytest.mark.parametrize(
+    "status", [InstanceStatus.QUEUED, InstanceStatus.RUNNING, InstanceStatus.PAUSED]
+)
+def test_delete_instance_refuses_an_unfinished_instance(
+    journal: Journal, status: InstanceStatus
+) -> None:
+    """Only complete, errored or terminated instances are deleted; the error carries the
+    stored meta and nothing is removed."""
+    journal.create_instances([_meta(status=status)])
+    journal.put_step(WF, "i", _record("a"), None)
+    with pytest.raises(MetaConditionFailedError) as failure:
+        journal.delete_instance(WF, "i")
+    assert failure.value.current is not None
+    assert failure.value.current.status == status
+    assert set(_steps(journal)) == {"a#0"}
+
+
+def test_delete_instance_of_a_missing_instance_says_so(journal: Journal) -> None:
+    """Deleting an unknown instance raises with no current meta."""
+    with pytest.raises(MetaConditionFailedError) as failure:
+        journal.delete_instance(WF, "nope")
+    assert failure.value.current is None

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "shared" / "lambda_workflows"
-CLIENT_SIDE = ("instances", "status", "testing", "local", "cli", "engine")
+CLIENT_SIDE = ("instances", "status", "testing", "local", "cli", "engine", "http")
 
 
 def _imports(path: Path) -> set[str]:
@@ -26,7 +26,10 @@ def _modules(*folders: str) -> list[Path]:
 def test_the_runtime_and_the_ports_never_import_the_client_api() -> None:
     """Guards the layering: nothing in runtime/, journal/ or the port modules imports the
     instance API, the status views, the harness, the local cloud or the CLI."""
-    ports = [PACKAGE / name for name in ("blobs.py", "payloads.py", "wakeups.py", "services.py")]
+    ports = [
+        PACKAGE / name
+        for name in ("blobs.py", "payloads.py", "wakeups.py", "metrics.py", "services.py")
+    ]
     offenders = {
         f"{path.relative_to(PACKAGE)} imports {module}"
         for path in _modules("runtime", "journal") + ports

@@ -19,7 +19,8 @@ def _run(name: str) -> str:
 
 
 class Race(WorkflowEntrypoint[Any]):
-    """Branch a needs two steps, branch b one: b wins on the first run, and must on replay."""
+    """Branch a needs two steps, branch b one: b usually wins on the first run (the steps
+    run on threads, so a loaded machine may let a win), and whoever won must on replay."""
 
     async def run(self, event: Any, step: Any) -> Any:
         async def branch_a() -> str:
@@ -46,7 +47,8 @@ def test_replay_hands_results_back_in_their_original_completion_order() -> None:
     memory.run()
     status = instance.status().to_dict()
     assert status["status"] == "complete", status
-    assert status["output"] == "b"
+    winner = status["output"]
+    assert winner in {"a", "b"}
     assert dict(runs) == {"a1": 1, "a2": 1, "b": 1}
     positions = {s["name"]: s["position"] for s in status["steps"]}
     assert positions == {
@@ -54,5 +56,5 @@ def test_replay_hands_results_back_in_their_original_completion_order() -> None:
         "a2": "0.0:1",
         "b": "0.1:0",
         "replay me": "0:0",
-        "winner b": "0:1",
+        f"winner {winner}": "0:1",
     }

@@ -9,10 +9,12 @@ from botocore.config import Config
 
 from lambda_workflows.app import WorkflowApp
 from lambda_workflows.aws.dynamodb import DynamoDBJournal
+from lambda_workflows.aws.metrics import EmfMetrics
 from lambda_workflows.aws.s3 import S3BlobStore
 from lambda_workflows.aws.wakeups import QueueWakeups
 from lambda_workflows.clock import Clock, SystemClock
 from lambda_workflows.engine import Engine
+from lambda_workflows.metrics import Metrics, NoMetrics
 from lambda_workflows.payloads import Payloads
 from lambda_workflows.runtime.worker import WorkerSettings
 from lambda_workflows.services import Services
@@ -50,8 +52,14 @@ class AwsResources:
         return self._settings.bindings.get(binding, default)
 
 
-def aws_services(settings: Settings, clock: Clock | None = None, session: Any = None) -> Services:
-    """Journal on DynamoDB, results on S3, wake-ups on SQS and EventBridge Scheduler."""
+def aws_services(
+    settings: Settings,
+    clock: Clock | None = None,
+    session: Any = None,
+    metrics: Metrics | None = None,
+) -> Services:
+    """Journal on DynamoDB, results on S3, wake-ups on SQS and EventBridge Scheduler;
+    `metrics` default to none (the deployed engine passes `EmfMetrics`)."""
     return Services(
         journal=DynamoDBJournal(client(settings, "dynamodb", session), settings.table_name),
         payloads=Payloads(
@@ -67,15 +75,17 @@ def aws_services(settings: Settings, clock: Clock | None = None, session: Any = 
             schedule_group=settings.schedule_group,
         ),
         clock=clock or SystemClock(),
+        metrics=metrics or NoMetrics(),
     )
 
 
 def deployed_engine(app: WorkflowApp, settings: Settings | None = None) -> Engine:
-    """The engine of a Lambda function: services and bindings from `LWF_*` settings."""
+    """The engine of a Lambda function: services and bindings from `LWF_*` settings,
+    metrics as CloudWatch EMF (the handlers flush them after each invocation)."""
     chosen = settings or Settings.from_env()
     return Engine(
         app,
-        aws_services(chosen),
+        aws_services(chosen, metrics=EmfMetrics(chosen.metrics_namespace)),
         WorkerSettings(heartbeat_ms=chosen.heartbeat_ms),
         resources=AwsResources(chosen),
     )

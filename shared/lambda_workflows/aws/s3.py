@@ -6,6 +6,8 @@ from typing import Any
 
 
 class S3BlobStore:
+    """The blob store port on one S3 bucket."""
+
     def __init__(self, client: Any, bucket: str) -> None:
         self._s3 = client
         self._bucket = bucket
@@ -16,3 +18,15 @@ class S3BlobStore:
     def get(self, key: str) -> bytes:
         body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
         return body
+
+    def delete_prefix(self, prefix: str) -> int:
+        deleted = 0
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=prefix
+        )
+        for page in pages:
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": keys})
+                deleted += len(keys)
+        return deleted

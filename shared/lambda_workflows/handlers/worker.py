@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lambda_workflows.engine import Engine
+from lambda_workflows.runtime.worker import log_keys, logger
 from lambda_workflows.wakeups import Wakeup
 
 
@@ -29,19 +30,39 @@ class EngineHandler:
             self._engine = self._factory()
         return self._engine
 
+    def flush_metrics(self) -> None:
+        """Write out the metrics buffered so far, if the services' metrics buffer them
+        (EMF on AWS); a failure is logged, never raised: the work is done already."""
+        flush = getattr(self.engine.services.metrics, "flush", None)
+        if flush is None:
+            return
+        try:
+            flush()
+        except Exception:
+            logger.exception("could not flush the metrics")
+
 
 class WorkerHandler(EngineHandler):
-    """The worker: an SQS batch of wake-ups in, partial batch failures out."""
+    """The worker: an SQS batch of wake-ups in, partial batch failures out.
+
+    Log lines carry the invocation's `request_id`; the metrics are flushed after each
+    batch."""
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         engine = self.engine
         remaining: Callable[[], int] = context.get_remaining_time_in_millis
+        request_id = getattr(context, "aws_request_id", None)
+        keys = {"request_id": request_id} if isinstance(request_id, str) and request_id else {}
 
         def handle(record: SQSRecord) -> str:
             return engine.worker.process(Wakeup.from_json(record.body), remaining)
 
         processor = BatchProcessor(event_type=EventType.SQS)
-        response = process_partial_response(
-            event=event, record_handler=handle, processor=processor, context=context
-        )
+        try:
+            with log_keys(**keys):
+                response = process_partial_response(
+                    event=event, record_handler=handle, processor=processor, context=context
+                )
+        finally:
+            self.flush_metrics()
         return dict(response)

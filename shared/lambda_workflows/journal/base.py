@@ -114,11 +114,13 @@ class Journal(Protocol):
         condition: MetaCondition,
         set_if_missing: Mapping[str, Any] | None = None,
         return_new: bool = False,
+        return_old: bool = False,
     ) -> InstanceMeta | None:
         """Apply `changes` (None removes a field) if `condition` holds.
 
         `set_if_missing` sets fields only where they have no value yet (same write).
-        Returns the new meta when `return_new`, else None.
+        Returns the new meta when `return_new`, the meta as it was before this write
+        when `return_old` (not both), else None.
 
         Raises `MetaConditionFailedError(current meta or None)` otherwise.
         """
@@ -194,4 +196,23 @@ class Journal(Protocol):
         limit: int = 50,
         cursor: str | None = None,
     ) -> InstancePage:
-        """Instances of a workflow, newest first, optionally of one status."""
+        """Instances of a workflow, newest first, optionally of one status.
+
+        `cursor` is the opaque `InstancePage.cursor` of the previous page (of the same
+        workflow); a page may hold fewer than `limit` instances and still have a cursor.
+        Raises `ValidationError` for a cursor this journal did not hand out.
+        """
+
+    def count_instances(self, workflow: str) -> dict[InstanceStatus, int]:
+        """How many instances of a workflow are in each status (statuses with none are
+        left out). Reads the workflow's index: its cost grows with the instances kept."""
+
+    def delete_instance(self, workflow: str, instance_id: str) -> None:
+        """Delete a finished instance with its steps and events.
+
+        The meta item goes first, conditionally (`MetaConditionFailedError(current)` when
+        the instance is not finished, `MetaConditionFailedError(None)` when it does not
+        exist); the rest of the partition follows. A crash in between leaves items no
+        reader sees; a repeated delete removes them (and still raises for the missing
+        meta).
+        """

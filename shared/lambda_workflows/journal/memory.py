@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import dataclasses
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +29,7 @@ from lambda_workflows.journal.base import (
     NewEvent,
 )
 from lambda_workflows.journal.records import (
+    FINISHED,
     EventRecord,
     InstanceMeta,
     InstanceStatus,
@@ -96,7 +100,10 @@ class MemoryJournal:
         condition: MetaCondition,
         set_if_missing: Mapping[str, Any] | None = None,
         return_new: bool = False,
+        return_old: bool = False,
     ) -> InstanceMeta | None:
+        if return_new and return_old:
+            raise ValueError("return_new or return_old, not both")
         unknown = (set(changes) | set(set_if_missing or {})) - META_FIELDS
         if unknown:
             raise ValueError(f"unknown meta fields {sorted(unknown)}")
@@ -111,8 +118,10 @@ class MemoryJournal:
             }
             updated = dataclasses.replace(part.meta, **changes, **missing)
             _check_size(updated)
-            part.meta = updated
+            old, part.meta = part.meta, updated
             self.writes += 1
+            if return_old:
+                return copy.deepcopy(old)
             return copy.deepcopy(part.meta) if return_new else None
 
     def put_step(
@@ -233,22 +242,57 @@ class MemoryJournal:
         limit: int = 50,
         cursor: str | None = None,
     ) -> InstancePage:
+        after = _decode_cursor(cursor, workflow)
         with self._lock:
             metas = [
                 copy.deepcopy(p.meta)
                 for (wf, _), p in self._partitions.items()
-                if wf == workflow and (status is None or p.meta.status == status)
+                if wf == workflow
+                and (status is None or p.meta.status == status)
+                and (after is None or _sort_key(p.meta) < after)
             ]
-        metas.sort(key=lambda m: (m.created_at, m.instance_id), reverse=True)
-        start = _decode_cursor(cursor)
-        page = metas[start : start + limit]
-        more = start + limit < len(metas)
-        return InstancePage(page, str(start + limit) if more else None)
+        metas.sort(key=_sort_key, reverse=True)
+        page = metas[:limit]
+        more = len(metas) > limit
+        return InstancePage(page, _encode_cursor(workflow, page[-1]) if more else None)
+
+    def count_instances(self, workflow: str) -> dict[InstanceStatus, int]:
+        with self._lock:
+            statuses = [p.meta.status for (wf, _), p in self._partitions.items() if wf == workflow]
+        return dict(Counter(statuses))
+
+    def delete_instance(self, workflow: str, instance_id: str) -> None:
+        with self._lock:
+            part = self._partitions.get((workflow, instance_id))
+            if part is None:
+                raise MetaConditionFailedError(None)
+            if part.meta.status not in FINISHED:
+                raise MetaConditionFailedError(copy.deepcopy(part.meta))
+            del self._partitions[(workflow, instance_id)]
+            self.writes += 1
 
 
-def _decode_cursor(cursor: str | None) -> int:
+def _sort_key(meta: InstanceMeta) -> str:
+    return f"{meta.created_at:015d}#{meta.instance_id}"
+
+
+def _encode_cursor(workflow: str, last: InstanceMeta) -> str:
+    return base64.urlsafe_b64encode(json.dumps([workflow, _sort_key(last)]).encode()).decode()
+
+
+def _decode_cursor(cursor: str | None, workflow: str) -> str | None:
     if not cursor:
-        return 0
-    if not (cursor.isascii() and cursor.isdigit()):
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error):
+        raise ValidationError("invalid cursor") from None
+    if not (
+        isinstance(decoded, list)
+        and len(decoded) == 2
+        and all(isinstance(part, str) for part in decoded)
+    ):
         raise ValidationError("invalid cursor")
-    return int(cursor)
+    if decoded[0] != workflow:
+        raise ValidationError("invalid cursor: it belongs to another listing")
+    return str(decoded[1])

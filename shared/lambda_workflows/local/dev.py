@@ -11,12 +11,15 @@ from lambda_workflows.app import WorkflowApp
 from lambda_workflows.clock import SystemClock, now_ms, to_ms, wait_real
 from lambda_workflows.crons import CronTicker
 from lambda_workflows.engine import Engine
+from lambda_workflows.handlers.api import ApiHandler
 from lambda_workflows.handlers.worker import WorkerHandler
+from lambda_workflows.http.wsgi import serve
 from lambda_workflows.journal.records import FINISHED, InstanceStatus
 from lambda_workflows.local.cloud import LocalCloud
 from lambda_workflows.local.pump import Pump
 
 DEFAULT_PORT = 4566
+DEFAULT_API_PORT = 8787
 POLL_SECONDS = 0.5
 
 
@@ -27,10 +30,13 @@ class DevServer:
     app: WorkflowApp
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    api_port: int = DEFAULT_API_PORT
+    """Where the HTTP API is served (0: a free port); `api_url` holds it once started."""
     out: Callable[[str], None] = print
     stop_when: Callable[[DevServer], bool] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     seen: dict[tuple[str, str], str] = field(default_factory=dict)
+    api_url: str | None = None
 
     def run(self, on_ready: Callable[[Engine], Any] | None = None) -> None:
         from moto.server import ThreadedMotoServer
@@ -44,13 +50,16 @@ class DevServer:
                 engine = Engine(self.app, cloud.services(), resources=cloud.resources())
                 pump = Pump(cloud, WorkerHandler(lambda: engine), clock, engine.sweeper)
                 assert cloud.settings is not None
-                self.out(f"lwf dev: local AWS (moto) at {endpoint}")
-                for name, value in sorted(cloud.settings.to_env().items()):
-                    self.out(f"  {name}={value}")
-                self.out(f"  workflows: {', '.join(self.app.names)}")
-                if on_ready is not None:
-                    on_ready(engine)
-                self._loop(engine, pump, CronTicker(engine.crons, clock.now()))
+                with serve(ApiHandler(lambda: engine), self.host, self.api_port) as api_url:
+                    self.api_url = api_url
+                    self.out(f"lwf dev: HTTP API at {api_url} (docs: {api_url}/docs)")
+                    self.out(f"  local AWS (moto) at {endpoint}")
+                    for name, value in sorted(cloud.settings.to_env().items()):
+                        self.out(f"  {name}={value}")
+                    self.out(f"  workflows: {', '.join(self.app.names)}")
+                    if on_ready is not None:
+                        on_ready(engine)
+                    self._loop(engine, pump, CronTicker(engine.crons, clock.now()))
         finally:
             server.stop()
 
@@ -119,4 +128,4 @@ def seed_demo(engine: Engine) -> list[tuple[str, str]]:
     return created
 
 
-__all__ = ["DEFAULT_PORT", "DevServer", "InstanceStatus", "seed_demo"]
+__all__ = ["DEFAULT_API_PORT", "DEFAULT_PORT", "DevServer", "InstanceStatus", "seed_demo"]

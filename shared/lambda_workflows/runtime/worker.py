@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from lambda_workflows.journal.records import (
     InstanceMeta,
     InstanceStatus,
 )
+from lambda_workflows.metrics import Suspensions, WakeupLagMs
 from lambda_workflows.payloads import META_VALUES_BYTES, size_of
 from lambda_workflows.runtime.delivery import notify_watchers
 from lambda_workflows.runtime.executor import Outcome, ReplayExecutor
@@ -40,6 +42,18 @@ logger = Logger(service="lambda-workflows")
 
 _RUNNING = frozenset({InstanceStatus.RUNNING})
 _FINISHING = frozenset({InstanceStatus.RUNNING, InstanceStatus.WAITING_FOR_PAUSE})
+
+
+@contextlib.contextmanager
+def log_keys(**keys: str) -> Iterator[None]:
+    """Add `keys` to every Powertools log line of this thread, and of the steps it runs,
+    until the block ends. The keys live in a context variable (`thread_safe_*`), unlike
+    `append_keys`, whose keys every thread shares."""
+    logger.thread_safe_append_keys(**keys)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(list(keys))
 
 
 @dataclass(frozen=True)
@@ -105,8 +119,13 @@ class Worker:
 
         A transient error releases the lease and re-sends the wake-up with backoff, so the
         instance resumes in seconds; past `prompt_retries` it is raised (the message is
-        redelivered by SQS, then dead-lettered).
+        redelivered by SQS, then dead-lettered). Every line logged meanwhile carries the
+        keys `workflow` and `instance_id`.
         """
+        with log_keys(workflow=wakeup.workflow, instance_id=wakeup.instance_id):
+            return self._process(wakeup, remaining_ms)
+
+    def _process(self, wakeup: Wakeup, remaining_ms: Callable[[], int]) -> str:
         workflow = self.app.workflow(wakeup.workflow)  # unknown: redelivered, then the DLQ
         journal = self.services.journal
         owner = uuid.uuid4().hex
@@ -115,7 +134,7 @@ class Worker:
             self.settings.lease_ms, remaining_ms(), self.settings.lease_margin_ms
         )
         try:
-            journal.update_meta(
+            before = journal.update_meta(
                 wakeup.workflow,
                 wakeup.instance_id,
                 {
@@ -131,14 +150,18 @@ class Worker:
                     lease_free_at=now,
                 ),
                 set_if_missing={"started_at": now},
+                return_old=True,
             )
         except MetaConditionFailedError as exc:
             current = exc.current
             if _overdue(wakeup, current, now):  # its own wake-up was lost: act as it
                 assert current is not None
-                return self.process(dataclasses.replace(wakeup, epoch=current.epoch), remaining_ms)
+                wakeup = dataclasses.replace(wakeup, epoch=current.epoch)
+                return self._process(wakeup, remaining_ms)
             return self._not_leased(wakeup, current, now)
-        logger.append_keys(instance=f"{wakeup.workflow}/{wakeup.instance_id}")
+        due = before.due_at if before is not None else None
+        if due is not None and due <= now:
+            self.services.metrics.observe_ms(WakeupLagMs, now - due, workflow=wakeup.workflow)
         try:
             result = self._run(wakeup, owner, workflow, remaining_ms)
         except ItemTooLargeError as exc:  # a bug, not a transient error: never a crash loop
@@ -150,8 +173,6 @@ class Worker:
                 raise
             logger.exception("invocation failed; retrying", extra={"retry": wakeup.retry + 1})
             return self._retry_soon(wakeup, owner)
-        finally:
-            logger.remove_keys(["instance"])
         logger.info("invocation ended", extra={"result": result})
         return result
 
@@ -299,6 +320,7 @@ class Worker:
                 return self._release(wakeup, owner, InstanceStatus.PAUSED)
             return "again"
         assert updated is not None
+        self.services.metrics.count(Suspensions, workflow=wakeup.workflow)
         if wake_at is not None:
             woken = Wakeup(wakeup.workflow, wakeup.instance_id, updated.generation, updated.epoch)
             self._send(woken, wake_at)

@@ -18,6 +18,7 @@ from lambda_workflows.instances import Instance, WorkflowBinding
 from lambda_workflows.journal.records import FINISHED, InstanceStatus
 from lambda_workflows.local.cloud import LocalCloud
 from lambda_workflows.local.pump import Pump
+from lambda_workflows.metrics import Metrics, NoMetrics
 from lambda_workflows.names import check_instance_id
 from lambda_workflows.runtime.worker import WorkerSettings
 from lambda_workflows.settings import heartbeat_ms
@@ -46,7 +47,9 @@ class WorkflowTestEnv:
         *,
         start: datetime | None = None,
         worker_settings: WorkerSettings | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        """`metrics` receive the engine's metrics (a `RecordingMetrics` to check them)."""
         self.app = app
         self.clock = VirtualClock(start)
         self.cloud = LocalCloud(self.clock, bindings=app.bindings)
@@ -56,6 +59,7 @@ class WorkflowTestEnv:
         self._engine: Engine | None = None
         self._pump: Pump | None = None
         self.interceptor = HarnessInterceptor()
+        self.metrics: Metrics = metrics or NoMetrics()
 
     def __enter__(self) -> WorkflowTestEnv:
         if WorkflowTestEnv._open is not None:
@@ -69,7 +73,9 @@ class WorkflowTestEnv:
         except BaseException:
             WorkflowTestEnv._open = None
             raise
-        services = dataclasses.replace(self.cloud.services(), interceptor=self.interceptor)
+        services = dataclasses.replace(
+            self.cloud.services(), interceptor=self.interceptor, metrics=self.metrics
+        )
         self._engine = Engine(
             self.app, services, self._worker_settings, resources=self.cloud.resources()
         )

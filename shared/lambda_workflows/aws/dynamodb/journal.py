@@ -49,6 +49,7 @@ from lambda_workflows.journal.base import (
     NewEvent,
 )
 from lambda_workflows.journal.records import (
+    FINISHED,
     EventRecord,
     InstanceMeta,
     InstanceStatus,
@@ -200,7 +201,10 @@ class DynamoDBJournal:
         condition: MetaCondition,
         set_if_missing: Mapping[str, Any] | None = None,
         return_new: bool = False,
+        return_old: bool = False,
     ) -> InstanceMeta | None:
+        if return_new and return_old:
+            raise ValueError("return_new or return_old, not both")
         unknown = (set(changes) | set(set_if_missing or {})) - META_FIELDS
         if unknown:
             raise ValueError(f"unknown meta fields {sorted(unknown)}")
@@ -244,7 +248,7 @@ class DynamoDBJournal:
             "Key": self._key(pk, META_SK),
             "UpdateExpression": expression,
             "ConditionExpression": _condition(condition, values),
-            "ReturnValues": "ALL_NEW" if return_new else "NONE",
+            "ReturnValues": "ALL_NEW" if return_new else "ALL_OLD" if return_old else "NONE",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if values:
@@ -253,7 +257,7 @@ class DynamoDBJournal:
             response = self._ddb.update_item(**kwargs)
         except ClientError as exc:
             raise _meta_failure(exc) from None
-        return meta_from_item(response["Attributes"]) if return_new else None
+        return meta_from_item(response["Attributes"]) if return_new or return_old else None
 
     def put_step(
         self, workflow: str, instance_id: str, record: StepRecord, expected_version: int | None
@@ -437,6 +441,9 @@ class DynamoDBJournal:
             if event.event_id is not None:
                 marker = self._key(pk, EVENT_ID_PREFIX + event.event_id)
                 requests.append({"DeleteRequest": {"Key": marker}})
+        self._batch_write(requests)
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):
             pending: dict[str, Any] = {self._table: requests[start : start + 25]}
             while pending:
@@ -468,6 +475,8 @@ class DynamoDBJournal:
     ) -> InstancePage:
         found: list[InstanceMeta] = []
         start_key = _decode_cursor(cursor)
+        if start_key is not None and start_key.get("wf") != {"S": workflow}:
+            raise ValidationError("invalid cursor: it belongs to another listing")
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": GSI_NAME,
@@ -488,6 +497,57 @@ class DynamoDBJournal:
             if not start_key or len(found) >= limit:
                 break
         return InstancePage(found, _encode_cursor(start_key) if start_key else None)
+
+    def count_instances(self, workflow: str) -> dict[InstanceStatus, int]:
+        counts: dict[InstanceStatus, int] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI_NAME,
+            "KeyConditionExpression": "wf = :wf",
+            "ExpressionAttributeValues": {":wf": {"S": workflow}},
+            "ProjectionExpression": "st",
+        }
+        while True:
+            page = self._ddb.query(**kwargs)
+            for item in page.get("Items", []):
+                status = InstanceStatus(item["st"]["S"])
+                counts[status] = counts.get(status, 0) + 1
+            if "LastEvaluatedKey" not in page:
+                return counts
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def delete_instance(self, workflow: str, instance_id: str) -> None:
+        pk = partition_key(workflow, instance_id)
+        failure: Exception | None = None
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key=self._key(pk, META_SK),
+                ConditionExpression="st IN (:complete, :errored, :terminated)",
+                ExpressionAttributeValues={f":{status}": {"S": str(status)} for status in FINISHED},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            failure = _meta_failure(exc)
+            if not isinstance(failure, MetaConditionFailedError) or failure.current is not None:
+                raise failure from None
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ProjectionExpression": "pk, sk",
+            "ConsistentRead": True,
+        }
+        keys: list[dict[str, Any]] = []
+        while True:
+            page = self._ddb.query(**kwargs)
+            keys += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys])
+        if failure is not None:
+            raise failure
 
 
 def _encode_cursor(key: Mapping[str, Any]) -> str:

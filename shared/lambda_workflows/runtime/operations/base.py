@@ -99,9 +99,15 @@ class Operation:
         if self.adopted:
             assert stored.done is not None
             await ctx.turn(stored.done)
-        elif done is not None:
+            return stored
+        self.journaled(stored)
+        if done is not None:
             await ctx.turn(done)
         return stored
+
+    def journaled(self, record: StepRecord) -> None:
+        """This invocation's write of `record` is stored: never on replay, nor when
+        another worker's resolution is adopted instead (for metrics)."""
 
     async def resolve(self, status: StepStatus, value: Any = None, **fields: Any) -> Any:
         """Journal a resolution; return `value` (or raise its error), or what another

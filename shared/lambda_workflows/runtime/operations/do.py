@@ -21,7 +21,15 @@ from lambda_workflows.errors import (
     OutputTooLargeError,
     StepTimeoutError,
 )
-from lambda_workflows.journal.records import Attempt, ErrorInfo, StepKind, StepStatus, bounded_log
+from lambda_workflows.journal.records import (
+    Attempt,
+    ErrorInfo,
+    StepKind,
+    StepRecord,
+    StepStatus,
+    bounded_log,
+)
+from lambda_workflows.metrics import StepFailures, StepRetries, StepsCompleted
 from lambda_workflows.payloads import Packed
 from lambda_workflows.runtime.context import IN_STEP
 from lambda_workflows.runtime.interception import AttemptOverride
@@ -132,6 +140,7 @@ class Do(Operation):
                 )
             delay = config.retries.delay_after(number)
             if delay <= timedelta(0) and not result.cut:
+                self._count(StepRetries)
                 continue  # a cut attempt is journaled: the next one needs a new invocation
             await self.save(
                 StepStatus.RETRYING,
@@ -142,6 +151,17 @@ class Do(Operation):
             if self.adopted:
                 assert self.record is not None
                 return self.replayed(self.record)
+
+    def journaled(self, record: StepRecord) -> None:
+        if record.status == StepStatus.SUCCEEDED:
+            self._count(StepsCompleted)
+        elif record.status == StepStatus.FAILED:
+            self._count(StepFailures)
+        elif record.status == StepStatus.RETRYING:
+            self._count(StepRetries)
+
+    def _count(self, name: str) -> None:
+        self.ctx.services.metrics.count(name, workflow=self.ctx.meta.workflow)
 
     @property
     def _occurrence(self) -> int:

@@ -1,0 +1,289 @@
+"""The routes of the instance API, each a thin call into the typed instance API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from lambda_workflows.app import Workflow
+from lambda_workflows.engine import Engine
+from lambda_workflows.http.models import (
+    BatchCreated,
+    CreateInstance,
+    CronInfo,
+    ErrorResponse,
+    InstanceDetailsModel,
+    InstanceListModel,
+    InstanceRef,
+    RestartInstance,
+    SendEvent,
+    WorkflowDetails,
+    WorkflowList,
+    WorkflowSummary,
+)
+from lambda_workflows.instances import MAX_PAGE, CreateRequest, Instance, WorkflowBinding
+from lambda_workflows.journal.records import InstanceStatus
+from lambda_workflows.metrics import EventsSent, InstancesCreated
+from lambda_workflows.names import (
+    EVENT_TYPE_PATTERN,
+    ID_PATTERN,
+    MAX_EVENT_TYPE,
+    MAX_INSTANCE_ID,
+    MAX_WORKFLOW_NAME,
+    check_event_type,
+    check_instance_id,
+    check_workflow_name,
+)
+
+DETAILS_RESULT_BYTES = 2 * 1024 * 1024
+"""Step results shown in one instance response at most (Lambda responses stop at 6 MB)."""
+
+WorkflowName = Annotated[str, Path(max_length=MAX_WORKFLOW_NAME, pattern=ID_PATTERN)]
+InstanceId = Annotated[str, Path(max_length=MAX_INSTANCE_ID, pattern=ID_PATTERN)]
+EventType = Annotated[str, Path(max_length=MAX_EVENT_TYPE, pattern=EVENT_TYPE_PATTERN)]
+
+_ERRORS = {
+    400: "Bad request: malformed JSON, a bad name or id, a body of the wrong shape",
+    404: "Unknown workflow or instance",
+    409: "Conflict: duplicate id, or the instance's status does not allow it",
+    413: "Request body too large",
+    422: "Params that fail the workflow's model (`details` lists the fields)",
+}
+
+
+def _responses(status: int, model: type[Any] | None, *errors: int) -> dict[int, Any]:
+    """OpenAPI responses of a route: its success and the errors it can return."""
+    success: dict[str, Any] = {"description": "Success"}
+    if model is not None:
+        success["content"] = {"application/json": {"model": model}}
+    table: dict[int, Any] = {status: success}
+    for code in (400, 404, 413, *errors):
+        table[code] = {
+            "description": _ERRORS[code],
+            "content": {"application/json": {"model": ErrorResponse}},
+        }
+    return table
+
+
+def _summary(workflow: Workflow) -> dict[str, Any]:
+    cls = workflow.cls
+    return {
+        "name": workflow.name,
+        "class_name": f"{cls.__module__}.{cls.__qualname__}",
+        "binding": workflow.binding,
+        "concurrency": workflow.concurrency,
+        "step_limit": workflow.step_limit,
+    }
+
+
+def _ref(instance: Instance) -> InstanceRef:
+    return InstanceRef(id=instance.id, status=instance.summary().status)
+
+
+def instance_routes(engine: Engine) -> APIGatewayRouter:
+    """Every route of DESIGN section 5 on `engine`'s app."""
+    router = APIGatewayRouter()  # type: ignore[no-untyped-call]
+    metrics = engine.services.metrics
+
+    def binding(name: str) -> WorkflowBinding:
+        check_workflow_name(name)
+        return engine.binding(name)
+
+    def instance(name: str, instance_id: str) -> Instance:
+        workflows = binding(name)
+        check_instance_id(instance_id)
+        return workflows.get(instance_id)
+
+    @router.get(
+        "/workflows",
+        summary="List the app's workflows",
+        responses={
+            200: {
+                "description": "Success",
+                "content": {"application/json": {"model": WorkflowList}},
+            }
+        },
+        tags=["workflows"],
+    )
+    def list_workflows() -> WorkflowList:
+        return WorkflowList(
+            workflows=[WorkflowSummary(**_summary(w)) for w in engine.app.workflows]
+        )
+
+    @router.get(
+        "/workflows/<name>",
+        summary="Describe a workflow: params schema, crons, instance counts by status",
+        responses=_responses(200, WorkflowDetails),
+        tags=["workflows"],
+    )
+    def describe_workflow(name: WorkflowName) -> WorkflowDetails:
+        workflows = binding(name)
+        workflow = workflows.workflow
+        model = workflow.params_model
+        prefix = f"{workflow.cls.__qualname__}."
+        crons = [
+            CronInfo(name=c.name, expression=c.expression)
+            for c in engine.app.crons
+            if getattr(getattr(c.handler, "func", c.handler), "__qualname__", "").startswith(prefix)
+        ]
+        counts = {InstanceStatus(k): v for k, v in workflows.counts().items()}
+        return WorkflowDetails(
+            **_summary(workflow),
+            params_schema=model.model_json_schema() if model is not None else None,
+            crons=crons,
+            counts=counts,
+        )
+
+    @router.post(
+        "/workflows/<name>/instances",
+        summary="Create an instance (201; 200 for an idempotent retry of a queued one)",
+        responses={
+            **_responses(201, InstanceRef, 409, 422),
+            200: {
+                "description": "The same id and params again while it is queued: the instance",
+                "content": {"application/json": {"model": InstanceRef}},
+            },
+        },
+        tags=["instances"],
+    )
+    def create_instance(
+        name: WorkflowName, request: Annotated[CreateInstance | None, Body()] = None
+    ) -> Response[InstanceRef]:
+        wanted = request or CreateInstance()
+        outcome = binding(name).create_or_retry(id=wanted.id, params=wanted.params)
+        if outcome.created:
+            metrics.count(InstancesCreated, workflow=name)
+        body = InstanceRef(id=outcome.instance.id, status=InstanceStatus.QUEUED)
+        return Response(
+            status_code=201 if outcome.created else 200,
+            content_type="application/json",
+            body=body,
+        )
+
+    @router.post(
+        "/workflows/<name>/instances/batch",
+        summary="Create up to 100 instances, all or nothing",
+        responses=_responses(201, BatchCreated, 409, 422),
+        status_code=201,
+        tags=["instances"],
+    )
+    def create_batch(
+        name: WorkflowName, requests: Annotated[list[CreateInstance], Body()]
+    ) -> BatchCreated:
+        created = binding(name).create_batch(
+            [CreateRequest(id=r.id, params=r.params) for r in requests]
+        )
+        metrics.count(InstancesCreated, len(created), workflow=name)
+        return BatchCreated(
+            instances=[InstanceRef(id=i.id, status=InstanceStatus.QUEUED) for i in created]
+        )
+
+    @router.get(
+        "/workflows/<name>/instances",
+        summary="List instances, newest first",
+        responses=_responses(200, InstanceListModel),
+        tags=["instances"],
+    )
+    def list_instances(
+        name: WorkflowName,
+        status: Annotated[InstanceStatus | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    ) -> InstanceListModel:
+        page = binding(name).list(status=status, limit=limit, cursor=cursor)
+        return InstanceListModel.model_validate(page.to_dict())
+
+    @router.get(
+        "/workflows/<name>/instances/<instance_id>",
+        summary="An instance: status, params, output, error, step timeline, timestamps",
+        responses=_responses(200, InstanceDetailsModel),
+        tags=["instances"],
+    )
+    def get_instance(name: WorkflowName, instance_id: InstanceId) -> InstanceDetailsModel:
+        details = instance(name, instance_id).status()
+        return InstanceDetailsModel.model_validate(details.to_dict(DETAILS_RESULT_BYTES))
+
+    @router.delete(
+        "/workflows/<name>/instances/<instance_id>",
+        summary="Delete a finished instance",
+        responses=_responses(204, None, 409),
+        status_code=204,
+        tags=["instances"],
+    )
+    def delete_instance(name: WorkflowName, instance_id: InstanceId) -> Response[None]:
+        instance(name, instance_id).delete()
+        return Response(status_code=204)
+
+    @router.post(
+        "/workflows/<name>/instances/<instance_id>/events/<event_type>",
+        summary="Send an event (a wait of that type consumes it, now or later)",
+        responses=_responses(202, InstanceRef, 409),
+        status_code=202,
+        tags=["instances"],
+    )
+    def send_event(
+        name: WorkflowName,
+        instance_id: InstanceId,
+        event_type: EventType,
+        request: Annotated[SendEvent | None, Body()] = None,
+    ) -> InstanceRef:
+        check_event_type(event_type)
+        target = instance(name, instance_id)
+        event = request or SendEvent()
+        target.send_event(event_type, event.payload, event_id=event.event_id)
+        metrics.count(EventsSent, workflow=name)
+        return _ref(target)
+
+    @router.post(
+        "/workflows/<name>/instances/<instance_id>/pause",
+        summary="Pause (at the next step boundary while a step runs)",
+        responses=_responses(200, InstanceRef, 409),
+        tags=["instances"],
+    )
+    def pause(name: WorkflowName, instance_id: InstanceId) -> InstanceRef:
+        target = instance(name, instance_id)
+        target.pause()
+        return _ref(target)
+
+    @router.post(
+        "/workflows/<name>/instances/<instance_id>/resume",
+        summary="Resume a paused instance",
+        responses=_responses(200, InstanceRef, 409),
+        tags=["instances"],
+    )
+    def resume(name: WorkflowName, instance_id: InstanceId) -> InstanceRef:
+        target = instance(name, instance_id)
+        target.resume()
+        return _ref(target)
+
+    @router.post(
+        "/workflows/<name>/instances/<instance_id>/terminate",
+        summary="Terminate: stop for good",
+        responses=_responses(200, InstanceRef, 409),
+        tags=["instances"],
+    )
+    def terminate(name: WorkflowName, instance_id: InstanceId) -> InstanceRef:
+        target = instance(name, instance_id)
+        target.terminate()
+        return _ref(target)
+
+    @router.post(
+        "/workflows/<name>/instances/<instance_id>/restart",
+        summary="Restart from the beginning, or from a step (earlier results kept)",
+        responses=_responses(200, InstanceRef, 409),
+        tags=["instances"],
+    )
+    def restart(
+        name: WorkflowName,
+        instance_id: InstanceId,
+        request: Annotated[RestartInstance | None, Body()] = None,
+    ) -> InstanceRef:
+        target = instance(name, instance_id)
+        options = request or RestartInstance()
+        target.restart(from_step=options.from_step, type=options.type)
+        return _ref(target)
+
+    return router
