@@ -3,6 +3,7 @@ with API Gateway REST proxy events, on moto (the example app)."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from lambda_workflows.handlers.api import MAX_BODY_BYTES, ApiHandler
+from lambda_workflows.handlers.api import logger as api_logger
 from lambda_workflows.metrics import (
     ClientErrors,
     EventsSent,
@@ -17,6 +19,7 @@ from lambda_workflows.metrics import (
     RecordingMetrics,
     ServerErrors,
 )
+from lambda_workflows.runtime.worker import logger as worker_logger
 from lambda_workflows.testing import WorkflowTestEnv
 
 from functions.app import app
@@ -491,3 +494,44 @@ def test_openapi_names_every_model_and_error_response(api: Api) -> None:
     status, page = api.call("GET", "/docs")
     assert status == 200
     assert "Swagger UI" in page
+
+
+# -- logs --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """What the engine's Powertools logger (the API's is its child) writes."""
+    handler = worker_logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    level = api_logger.log_level
+    api_logger.setLevel("INFO")
+    try:
+        yield stream
+    finally:
+        handler.setStream(previous)
+        api_logger.setLevel(level)
+
+
+def test_each_request_logs_one_json_line_with_its_keys(api: Api, log_stream: io.StringIO) -> None:
+    """A request's line carries the request id, workflow and instance id, method, path and
+    status; the next request's line does not inherit them."""
+    api.call("POST", "/workflows/race/instances", {"id": "r1"})
+    api.call("GET", "/workflows/race/instances/r1")
+    api.call("GET", "/workflows")
+    lines = [
+        json.loads(line)
+        for line in log_stream.getvalue().splitlines()
+        if line.strip() and json.loads(line).get("message") == "request"
+    ]
+    assert [(x["request_id"], x["status"], x["method"]) for x in lines] == [
+        ("req-1", 201, "POST"),
+        ("req-2", 200, "GET"),
+        ("req-3", 200, "GET"),
+    ]
+    assert (lines[0]["workflow"], lines[0].get("instance_id")) == ("race", None)
+    assert (lines[1]["workflow"], lines[1]["instance_id"]) == ("race", "r1")
+    assert "workflow" not in lines[2]
+    assert "instance_id" not in lines[2]
