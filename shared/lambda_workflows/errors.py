@@ -152,3 +152,32 @@ class InstanceExistsError(Exception):
 
 class ItemTooLargeError(Exception):
     """A journal item would exceed the store's item limit (a bug: callers size items)."""
+
+
+class ApiError(WorkflowError):
+    """The HTTP API answered with an error (`status`, its `code`, `message`, `details`)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.details = details or []
+
+
+class ApiUnreachableError(WorkflowError):
+    """No answer from the HTTP API at `url` (nothing listening, DNS, TLS, a timeout)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot reach the lambda-workflows API at {url} ({reason})")
+        self.url = url
+        self.reason = reason
+
+
+class CredentialsError(WorkflowError):
+    """No AWS credentials or region to sign a request to a deployed API with."""

@@ -1,25 +1,27 @@
-"""`lwf dev` as a user starts it: a moto server on 127.0.0.1 and the example app."""
+"""`lwf dev` as a user starts it (moto and the HTTP API on 127.0.0.1), and `lwf` talking
+to it over HTTP from another process."""
 
 from __future__ import annotations
 
-import socket
+import json
+import os
+import signal
 import subprocess
 import sys
+import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lambda_workflows.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
+READY = "lwf dev: HTTP API at "
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _lwf(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def _lwf(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lambda_workflows.cli", *args],
         cwd=cwd,
@@ -27,11 +29,12 @@ def _lwf(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
 def test_lwf_dev_runs_the_demo_instances_to_completion() -> None:
-    result = _lwf("dev", "--port", str(_free_port()), "--seed-demo", "--exit-when-done")
+    result = _lwf("dev", "--port", "0", "--seed-demo", "--exit-when-done")
     assert result.returncode == 0, result.stderr
     for workflow in (
         "image-processing",
@@ -45,23 +48,92 @@ def test_lwf_dev_runs_the_demo_instances_to_completion() -> None:
     assert "[child-task] demo-parent-child-child-0: complete" in result.stdout
     assert "LWF_TABLE_NAME=lwf-journal" in result.stdout
     assert 'LWF_BINDINGS={"BUCKET": "lwf-bucket", "DB": "lwf-app-data"}' in result.stdout
+    assert READY in result.stdout
 
 
 def test_lwf_dev_in_process(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["dev", "--port", str(_free_port()), "--seed-demo", "--exit-when-done"]) == 0
-    out = capsys.readouterr().out
-    assert "[fan-out] demo-fan-out: complete" in out
-    assert main(["workflows", "list"]) == 0
-    assert "fan_out.FanOutWorkflow" in capsys.readouterr().out
+    assert main(["dev", "--port", "0", "--seed-demo", "--exit-when-done"]) == 0
+    assert "[fan-out] demo-fan-out: complete" in capsys.readouterr().out
 
 
-def test_lwf_workflows_list() -> None:
-    result = _lwf("workflows", "list", "--json")
-    assert result.returncode == 0, result.stderr
-    assert '"name": "approval"' in result.stdout
+@pytest.fixture
+def dev_server() -> Iterator[str]:
+    """A running `lwf dev` (its own process); yields the API's URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lambda_workflows.cli", "dev", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            if line.startswith(READY):
+                yield line[len(READY) :].split()[0]
+                break
+        else:
+            pytest.fail(f"lwf dev did not start: {process.stderr.read() if process.stderr else ''}")
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        assert process.stderr is not None
+        assert "Traceback" not in process.stderr.read()
 
 
-def test_lwf_outside_a_project_says_why(tmp_path: Path) -> None:
-    result = _lwf("workflows", "list", cwd=tmp_path)
+def test_lwf_commands_drive_an_instance_on_the_dev_server(dev_server: str) -> None:
+    url = {"LWF_URL": dev_server}
+    listed = _lwf("workflows", "list", "--json", env=url)
+    assert listed.returncode == 0, listed.stderr
+    assert "approval" in [w["name"] for w in json.loads(listed.stdout)["workflows"]]
+
+    created = _lwf("trigger", "approval", '{"user_id": "u1"}', "--id", "e2e-1", env=url)
+    assert created.returncode == 0, created.stderr
+    assert "Created approval instance e2e-1" in created.stdout
+    sent = _lwf(
+        "send-event", "approval", "e2e-1", "approval-response", '{"approved": true}', env=url
+    )
+    assert sent.returncode == 0, sent.stderr
+    watched = _lwf(
+        "instances", "describe", "approval", "e2e-1", "--watch", "--interval", "0.2", "--json",
+        env=url,
+    )  # fmt: skip
+    assert watched.returncode == 0, watched.stderr
+    details = json.loads(watched.stdout)
+    assert details["status"] == "complete"
+    assert [s["name"] for s in details["steps"]] == [
+        "create approval",
+        "wait for approval",
+        "process approval",
+    ]
+
+
+def test_lwf_without_a_dev_server_says_how_to_start_one() -> None:
+    result = _lwf("workflows", "list", env={"LWF_URL": "http://127.0.0.1:9"})
+    assert result.returncode == 3
+    assert "lwf dev" in result.stderr
+
+
+def test_lwf_dev_outside_a_project_says_why(tmp_path: Path) -> None:
+    result = _lwf("dev", "--port", "0", cwd=tmp_path)
     assert result.returncode == 2
     assert "[tool.lambda-workflows]" in result.stderr
+
+
+def test_lwf_dev_with_an_app_option_outside_a_project(tmp_path: Path) -> None:
+    (tmp_path / "flows.py").write_text(
+        textwrap.dedent(
+            """
+            from lambda_workflows import Workflow, WorkflowApp, WorkflowEntrypoint
+
+            class Hello(WorkflowEntrypoint):
+                async def run(self, event, step):
+                    return await step.do("hello", lambda: "hi")
+
+            app = WorkflowApp(workflows=[Workflow("hello", Hello)])
+            """
+        )
+    )
+    result = _lwf("dev", "--app", "flows:app", "--port", "0", "--exit-when-done", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "workflows: hello" in result.stdout

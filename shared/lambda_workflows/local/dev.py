@@ -18,7 +18,6 @@ from lambda_workflows.journal.records import FINISHED, InstanceStatus
 from lambda_workflows.local.cloud import LocalCloud
 from lambda_workflows.local.pump import Pump
 
-DEFAULT_PORT = 4566
 DEFAULT_API_PORT = 8787
 POLL_SECONDS = 0.5
 
@@ -29,9 +28,10 @@ class DevServer:
 
     app: WorkflowApp
     host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    api_port: int = DEFAULT_API_PORT
+    port: int = DEFAULT_API_PORT
     """Where the HTTP API is served (0: a free port); `api_url` holds it once started."""
+    aws_port: int = 0
+    """Where moto listens (0: a free port, printed at start)."""
     out: Callable[[str], None] = print
     stop_when: Callable[[DevServer], bool] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
@@ -41,16 +41,17 @@ class DevServer:
     def run(self, on_ready: Callable[[Engine], Any] | None = None) -> None:
         from moto.server import ThreadedMotoServer
 
-        server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        server = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         server.start()
-        endpoint = f"http://{self.host}:{self.port}"
+        aws_host, aws_port = server.get_host_and_port()
+        endpoint = f"http://{aws_host}:{aws_port}"
         clock = SystemClock()
         try:
             with LocalCloud(clock, endpoint_url=endpoint, bindings=self.app.bindings) as cloud:
                 engine = Engine(self.app, cloud.services(), resources=cloud.resources())
                 pump = Pump(cloud, WorkerHandler(lambda: engine), clock, engine.sweeper)
                 assert cloud.settings is not None
-                with serve(ApiHandler(lambda: engine), self.host, self.api_port) as api_url:
+                with serve(ApiHandler(lambda: engine), self.host, self.port) as api_url:
                     self.api_url = api_url
                     self.out(f"lwf dev: HTTP API at {api_url} (docs: {api_url}/docs)")
                     self.out(f"  local AWS (moto) at {endpoint}")
@@ -128,4 +129,4 @@ def seed_demo(engine: Engine) -> list[tuple[str, str]]:
     return created
 
 
-__all__ = ["DEFAULT_API_PORT", "DEFAULT_PORT", "DevServer", "InstanceStatus", "seed_demo"]
+__all__ = ["DEFAULT_API_PORT", "DevServer", "InstanceStatus", "seed_demo"]

@@ -1,0 +1,5 @@
+import sys
+
+from lambda_workflows.cli.main import main
+
+sys.exit(main())

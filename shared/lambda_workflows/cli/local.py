@@ -1,0 +1,105 @@
+"""`lwf` commands that work on the project itself: `dev` (run the app on moto) and
+`init` (a new project)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from lambda_workflows.app import WorkflowApp, import_app, load_app
+from lambda_workflows.cli.scaffold import init_project
+from lambda_workflows.local.dev import DEFAULT_API_PORT
+
+if TYPE_CHECKING:
+    from lambda_workflows.engine import Engine
+
+AppOption = Annotated[
+    str | None,
+    typer.Option(
+        "--app",
+        help="The app as module:attribute (default: [tool.lambda-workflows] app in "
+        "pyproject.toml).",
+        show_default=False,
+    ),
+]
+
+
+def _app(path: str | None) -> WorkflowApp:
+    if path is None:
+        return load_app()
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    return import_app(path)
+
+
+def dev(
+    app: AppOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(help="Port of the HTTP API (what `lwf` and LWF_URL talk to).")
+    ] = DEFAULT_API_PORT,
+    aws_port: Annotated[
+        int, typer.Option(help="Port of the local AWS endpoint (moto); 0: a free one.")
+    ] = 0,
+    seed_demo: Annotated[
+        bool, typer.Option(help="Start one instance of each example that finishes on its own.")
+    ] = False,
+    exit_when_done: Annotated[
+        bool, typer.Option(help="Stop once the seeded instances have finished.")
+    ] = False,
+) -> None:
+    """Run the app locally on moto (no AWS account), with its HTTP API on --port."""
+    import logging
+
+    from lambda_workflows.local.dev import DevServer
+    from lambda_workflows.local.dev import seed_demo as seed
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("lambda-workflows").setLevel(logging.WARNING)
+    seeded: list[tuple[str, str]] = []
+    server = DevServer(
+        _app(app),
+        host=host,
+        port=port,
+        aws_port=aws_port,
+        stop_when=(lambda s: s.all_finished(seeded)) if exit_when_done else None,
+    )
+
+    def ready(engine: Engine) -> None:
+        if seed_demo:
+            seeded.extend(seed(engine))
+
+    try:
+        server.run(on_ready=ready)
+    except KeyboardInterrupt:
+        return
+    except OSError as exc:
+        typer.echo(
+            f"error: cannot listen on {host}:{port} ({exc.strerror}); another `lwf dev`? "
+            "Pass --port to use another port.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    if exit_when_done and not server.all_finished(seeded):
+        raise typer.Exit(1)
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder of the new project (new or empty).")],
+    name: Annotated[
+        str | None,
+        typer.Option(help="Project name (default: the folder's name).", show_default=False),
+    ] = None,
+) -> None:
+    """Create a project for your own workflows: an app with one workflow and its tests."""
+    written = init_project(directory, name=name)
+    typer.echo(f"Created {directory}:")
+    for path in written:
+        typer.echo(f"  {path.relative_to(directory).as_posix()}")
+    typer.echo(
+        f"\nNext:\n  cd {directory}\n  pytest            # the workflow's tests, on moto"
+        '\n  lwf dev           # run it locally; then `lwf trigger greeting \'{"name": "Ada"}\'`'
+    )

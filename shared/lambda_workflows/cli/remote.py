@@ -1,0 +1,423 @@
+"""`lwf` commands that talk to the HTTP API: workflows, trigger, instances, send-event."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from lambda_workflows.cli import render
+from lambda_workflows.cli.session import (
+    CliState,
+    JsonOption,
+    ProfileOption,
+    RegionOption,
+    UrlOption,
+    connect,
+    emit,
+    usage_error,
+)
+from lambda_workflows.http.models import InstanceDetailsModel, InstanceListModel
+from lambda_workflows.journal.records import FINISHED, InstanceStatus
+
+MAX_LIMIT = 100
+WATCH_INTERVAL_SECONDS = 1.0
+FINISHED_STATUSES = frozenset(str(s) for s in FINISHED)
+
+Name = Annotated[str, typer.Argument(help="Workflow name.", show_default=False)]
+InstanceId = Annotated[str, typer.Argument(help="Instance id.", show_default=False)]
+
+workflows = typer.Typer(help="The workflows the API serves.", no_args_is_help=True)
+instances = typer.Typer(help="List, inspect and steer instances.", no_args_is_help=True)
+
+
+def _json_argument(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        usage_error(f"{what} is not valid JSON ({exc}): {text[:80]!r}")
+
+
+# -- workflows -------------------------------------------------------------------------
+
+
+@workflows.command("list")
+def workflows_list(
+    ctx: typer.Context,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """List the workflows of the app."""
+    client, state = connect(ctx, json_output, url, profile, region)
+    answer = client.workflows()
+    emit(state, answer.raw, lambda: render.workflows_table(answer.value))
+
+
+@workflows.command("describe")
+def workflows_describe(
+    ctx: typer.Context,
+    name: Name,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Show a workflow: its params, crons, and how many instances are in each status."""
+    client, state = connect(ctx, json_output, url, profile, region)
+    answer = client.workflow(name)
+    emit(state, answer.raw, lambda: render.workflow_view(answer.value))
+
+
+# -- trigger ---------------------------------------------------------------------------
+
+
+def trigger(
+    ctx: typer.Context,
+    name: Name,
+    params_json: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[PARAMS_JSON]", help="The instance's params as JSON.", show_default=False
+        ),
+    ] = None,
+    params_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--params-file",
+            help="Read the params JSON from this file ('-' for stdin).",
+            show_default=False,
+            allow_dash=True,
+        ),
+    ] = None,
+    instance_id: Annotated[
+        str | None,
+        typer.Option("--id", help="Instance id (default: generated).", show_default=False),
+    ] = None,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Start an instance of a workflow."""
+    if params_json is not None and params_file is not None:
+        usage_error("pass the params either as PARAMS_JSON or with --params-file, not both")
+    params: Any = None
+    if params_json is not None:
+        params = _json_argument(params_json, "PARAMS_JSON")
+    elif params_file is not None:
+        params = _json_argument(_read_file(params_file), f"--params-file {params_file}")
+    client, state = connect(ctx, json_output, url, profile, region)
+    answer = client.create(name, params, instance_id)
+    created = answer.value
+
+    def view() -> Text:
+        verb = "Created" if answer.status == 201 else "Found (idempotent retry)"
+        text = Text(f"{verb} {name} instance ")
+        text.append(created.id, style="bold")
+        text.append(" (")
+        text.append_text(render.status_text(str(created.status)))
+        text.append(f").\nWatch it: lwf instances describe {name} {created.id} --watch")
+        return text
+
+    emit(state, answer.raw, view)
+
+
+def _read_file(path: Path) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text()
+    except OSError as exc:
+        usage_error(f"cannot read --params-file {path}: {exc.strerror}")
+
+
+# -- instances -------------------------------------------------------------------------
+
+
+@instances.command("list")
+def instances_list(
+    ctx: typer.Context,
+    name: Name,
+    status: Annotated[
+        InstanceStatus | None,
+        typer.Option("--status", help="Only instances in this status.", show_default=False),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            max=MAX_LIMIT,
+            help="Instances per page (default 25).",
+            show_default=False,
+        ),
+    ] = None,
+    cursor: Annotated[
+        str | None,
+        typer.Option("--cursor", help="The cursor a previous page printed.", show_default=False),
+    ] = None,
+    every_page: Annotated[
+        bool, typer.Option("--all", help="Follow the cursor to the last page.")
+    ] = False,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """List a workflow's instances, newest first."""
+    client, state = connect(ctx, json_output, url, profile, region)
+    status_value = str(status) if status is not None else None
+    answer = client.instances(name, status_value, limit, cursor)
+    raw, page = answer.raw, answer.value
+    if every_page:
+        rows = list(raw["instances"])
+        while page.cursor:
+            answer = client.instances(name, status_value, limit, page.cursor)
+            rows += answer.raw["instances"]
+            page = answer.value
+        raw = {"instances": rows, "cursor": None}
+        page = InstanceListModel.model_validate(raw)
+    emit(state, raw, lambda: _listing(name, page, status_value, limit))
+
+
+def _listing(
+    name: str, page: InstanceListModel, status: str | None, limit: int | None
+) -> RenderableType:
+    if not page.instances:
+        return Text(f"No instances of {name}" + (f" in status {status}." if status else "."))
+    if not page.cursor:
+        return render.instances_table(name, page)
+    again = f"lwf instances list {name}"
+    again += f" --status {status}" if status else ""
+    again += f" --limit {limit}" if limit else ""
+    more = Text(f"More: {again} --cursor {page.cursor}   (or --all)", style="dim")
+    return Group(render.instances_table(name, page), more)
+
+
+@instances.command("describe")
+def instances_describe(
+    ctx: typer.Context,
+    name: Name,
+    instance_id: InstanceId,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Refresh until the instance finishes; exit 1 unless it completes."
+        ),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between --watch refreshes.")
+    ] = WATCH_INTERVAL_SECONDS,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Show an instance: status, params, output or error, and its step timeline."""
+    client, state = connect(ctx, json_output, url, profile, region)
+    answer = client.instance(name, instance_id)
+    if not watch:
+        emit(state, answer.raw, lambda: render.instance_view(answer.value))
+        return
+    final = _watch(state, lambda: client.instance(name, instance_id), answer, interval)
+    if final.value.status != InstanceStatus.COMPLETE:
+        raise typer.Exit(1)
+
+
+def _watch(
+    state: CliState,
+    fetch: Any,
+    first: Any,
+    interval: float,
+) -> Any:
+    """Print the instance each time it changes until it finishes; return the last answer.
+    On a terminal the view is redrawn in place; otherwise each change is printed once."""
+    from rich.live import Live
+
+    answer = first
+    shown: Any = None
+    live = (
+        Live(console=state.stdout, auto_refresh=False)
+        if state.stdout.is_terminal and not state.json_output
+        else None
+    )
+    with live if live is not None else nullcontext():
+        while True:
+            details: InstanceDetailsModel = answer.value
+            if answer.raw != shown and not state.json_output:
+                if live is not None:
+                    live.update(render.instance_view(details), refresh=True)
+                else:
+                    state.stdout.print(render.instance_view(details))
+                shown = answer.raw
+            if str(details.status) in FINISHED_STATUSES:
+                break
+            state.pause(interval)
+            answer = fetch()
+    if state.json_output:
+        emit(state, answer.raw, lambda: "")
+    return answer
+
+
+def _act(
+    ctx: typer.Context,
+    name: str,
+    instance_id: str,
+    action: str,
+    past: str,
+    body: dict[str, Any] | None,
+    json_output: bool,
+    url: str | None,
+    profile: str | None,
+    region: str | None,
+) -> None:
+    client, state = connect(ctx, json_output, url, profile, region)
+    answer = client.action(name, instance_id, action, body)
+
+    def view() -> Text:
+        text = Text(f"{past} {name} instance {instance_id}; status: ")
+        return text.append_text(render.status_text(str(answer.value.status)))
+
+    emit(state, answer.raw, view)
+
+
+@instances.command("pause")
+def instances_pause(
+    ctx: typer.Context,
+    name: Name,
+    instance_id: InstanceId,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Pause an instance (a running one stops at its next step boundary)."""
+    _act(ctx, name, instance_id, "pause", "Paused", None, json_output, url, profile, region)
+
+
+@instances.command("resume")
+def instances_resume(
+    ctx: typer.Context,
+    name: Name,
+    instance_id: InstanceId,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Resume a paused instance."""
+    _act(ctx, name, instance_id, "resume", "Resumed", None, json_output, url, profile, region)
+
+
+@instances.command("terminate")
+def instances_terminate(
+    ctx: typer.Context,
+    name: Name,
+    instance_id: InstanceId,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Terminate an instance: it runs no further step; pending wake-ups become no-ops."""
+    _act(ctx, name, instance_id, "terminate", "Terminated", None, json_output, url, profile, region)
+
+
+StepKindOption = Annotated[
+    str,
+    typer.Option(
+        "--type",
+        help="What --from-step names: do, sleep, wait_for_event or wait_for_workflow.",
+    ),
+]
+
+
+@instances.command("restart")
+def instances_restart(
+    ctx: typer.Context,
+    name: Name,
+    instance_id: InstanceId,
+    from_step: Annotated[
+        str | None,
+        typer.Option(
+            "--from-step",
+            help="Keep the results of the steps before this one; rerun from it.",
+            show_default=False,
+        ),
+    ] = None,
+    step_type: StepKindOption = "do",
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Restart an instance from the beginning, or from a step (earlier results kept)."""
+    if step_type not in ("do", "sleep", "wait_for_event", "wait_for_workflow"):
+        usage_error(f"--type must be do, sleep, wait_for_event or wait_for_workflow: {step_type}")
+    if step_type != "do" and from_step is None:
+        usage_error("--type says what --from-step names; pass --from-step too")
+    body = {"from_step": from_step, "type": step_type} if from_step is not None else None
+    _act(ctx, name, instance_id, "restart", "Restarted", body, json_output, url, profile, region)
+
+
+@instances.command("delete")
+def instances_delete(
+    ctx: typer.Context,
+    name: Name,
+    instance_id: InstanceId,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Delete a finished instance with its journal and stored results."""
+    client, state = connect(ctx, json_output, url, profile, region)
+    client.delete(name, instance_id)
+    emit(
+        state,
+        {"id": instance_id, "deleted": True},
+        lambda: f"Deleted {name} instance {instance_id}.",
+    )
+
+
+# -- send-event ------------------------------------------------------------------------
+
+
+def send_event(
+    ctx: typer.Context,
+    name: Name,
+    instance_id: InstanceId,
+    event_type: Annotated[str, typer.Argument(metavar="TYPE", help="Event type.")],
+    payload_json: Annotated[
+        str | None,
+        typer.Argument(metavar="[PAYLOAD_JSON]", help="The event payload as JSON."),
+    ] = None,
+    event_id: Annotated[
+        str | None,
+        typer.Option(
+            "--event-id", help="Makes a re-sent event a no-op (dedupe key).", show_default=False
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Send an event to an instance (a `step.wait_for_event` of that type receives it)."""
+    payload = _json_argument(payload_json, "PAYLOAD_JSON") if payload_json is not None else None
+    client, state = connect(ctx, json_output, url, profile, region)
+    answer = client.send_event(name, instance_id, event_type, payload, event_id)
+
+    def view() -> Text:
+        text = Text(f"Sent {event_type!r} to {name} instance {instance_id}; status: ")
+        return text.append_text(render.status_text(str(answer.value.status)))
+
+    emit(state, answer.raw, view)

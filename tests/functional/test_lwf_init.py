@@ -1,0 +1,126 @@
+"""`lwf init`: the scaffolded project runs its own tests with only the installed package."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lambda_workflows.cli.scaffold import init_project
+from lambda_workflows.errors import ValidationError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _env_outside_the_repo() -> dict[str, str]:
+    """This process's environment, minus every PYTHONPATH entry that points into the repo
+    (the new project must not import `functions`, `tests` or anything else from here) and
+    the variables describing this pytest run's xdist worker."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    kept = [
+        entry
+        for entry in env.pop("PYTHONPATH", "").split(os.pathsep)
+        if entry and not Path(entry).resolve().is_relative_to(REPO)
+    ]
+    if kept:
+        env["PYTHONPATH"] = os.pathsep.join(kept)
+    return env
+
+
+def test_the_new_project_passes_its_own_tests(tmp_path: Path) -> None:
+    project = tmp_path / "my-flows"
+    written = init_project(project)
+
+    assert sorted(p.relative_to(project).as_posix() for p in written) == [
+        ".gitignore",
+        "README.md",
+        "my_flows/__init__.py",
+        "my_flows/app.py",
+        "pyproject.toml",
+        "tests/test_greeting.py",
+    ]
+    assert all(p.is_file() for p in written)
+    pyproject = (project / "pyproject.toml").read_text()
+    assert 'app = "my_flows.app:app"' in pyproject
+    assert 'name = "my-flows"' in pyproject
+    assert "pip install -e" in pyproject
+    assert not (project / "infra").exists()
+
+    # Outside the repo, pytest's rootdir is the new project (its pyproject.toml has
+    # [tool.pytest.ini_options]), so neither the repo's pyproject.toml nor its conftest.py
+    # applies. Had the repo's config been used, the `workflows` fixture would load the
+    # example app, which has no `greeting` workflow, and the tests would fail.
+    # schemathesis' and hypothesis' pytest plugins (installed here for the repo's own
+    # tests) take seconds to import and play no part in the project: blocked.
+    assert not project.resolve().is_relative_to(REPO)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:schemathesis",
+            "-p",
+            "no:hypothesispytest",
+        ],
+        cwd=project,
+        env=_env_outside_the_repo(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert re.search(r"\b2 passed\b", output), output
+
+
+def test_name_overrides_the_folder_name(tmp_path: Path) -> None:
+    written = init_project(tmp_path / "anything", name="billing-flows")
+    assert tmp_path / "anything" / "billing_flows" / "app.py" in written
+    assert 'name = "billing-flows"' in (tmp_path / "anything" / "pyproject.toml").read_text()
+
+
+def test_an_existing_empty_folder_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "flows").mkdir()
+    assert init_project(tmp_path / "flows")
+
+
+def test_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    project = tmp_path / "flows"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine")
+    with pytest.raises(ValidationError, match="is not empty"):
+        init_project(project)
+    assert [p.name for p in project.iterdir()] == ["notes.txt"]
+
+
+def test_refuses_a_file(tmp_path: Path) -> None:
+    (tmp_path / "flows").write_text("")
+    with pytest.raises(ValidationError, match="not a directory"):
+        init_project(tmp_path / "flows")
+
+
+@pytest.mark.parametrize(
+    ("folder", "name"),
+    [("2fast", None), ("my.flows", None), ("flows", "my flows"), ("flows", "class")],
+)
+def test_refuses_a_name_that_is_not_an_identifier(
+    tmp_path: Path, folder: str, name: str | None
+) -> None:
+    with pytest.raises(ValidationError, match="not a valid Python identifier"):
+        init_project(tmp_path / folder, name=name)
+    assert not (tmp_path / folder).exists()
+
+
+@pytest.mark.parametrize("name", ["email", "lambda-workflows", "tests"])
+def test_refuses_a_name_that_would_hide_another_package(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValidationError, match="is taken"):
+        init_project(tmp_path / "flows", name=name)
+    assert not (tmp_path / "flows").exists()
