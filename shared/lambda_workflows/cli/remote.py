@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Group, RenderableType
 from rich.text import Text
 
 from lambda_workflows.cli import render
@@ -24,14 +23,14 @@ from lambda_workflows.cli.session import (
     usage_error,
 )
 from lambda_workflows.http.models import InstanceDetailsModel, InstanceListModel
+from lambda_workflows.instances import MAX_PAGE
 from lambda_workflows.journal.records import FINISHED, InstanceStatus
 
-MAX_LIMIT = 100
 WATCH_INTERVAL_SECONDS = 1.0
 FINISHED_STATUSES = frozenset(str(s) for s in FINISHED)
 
-Name = Annotated[str, typer.Argument(help="Workflow name.", show_default=False)]
-InstanceId = Annotated[str, typer.Argument(help="Instance id.", show_default=False)]
+Name = Annotated[str, typer.Argument(metavar="NAME", help="Workflow name.", show_default=False)]
+InstanceId = Annotated[str, typer.Argument(metavar="ID", help="Instance id.", show_default=False)]
 
 workflows = typer.Typer(help="The workflows the API serves.", no_args_is_help=True)
 instances = typer.Typer(help="List, inspect and steer instances.", no_args_is_help=True)
@@ -85,7 +84,7 @@ def trigger(
     params_json: Annotated[
         str | None,
         typer.Argument(
-            metavar="[PARAMS_JSON]", help="The instance's params as JSON.", show_default=False
+            metavar="PARAMS_JSON", help="The instance's params as JSON.", show_default=False
         ),
     ] = None,
     params_file: Annotated[
@@ -155,8 +154,8 @@ def instances_list(
         typer.Option(
             "--limit",
             min=1,
-            max=MAX_LIMIT,
-            help="Instances per page (default 25).",
+            max=MAX_PAGE,
+            help="Instances per page (default 50).",
             show_default=False,
         ),
     ] = None,
@@ -185,21 +184,20 @@ def instances_list(
             page = answer.value
         raw = {"instances": rows, "cursor": None}
         page = InstanceListModel.model_validate(raw)
-    emit(state, raw, lambda: _listing(name, page, status_value, limit))
-
-
-def _listing(
-    name: str, page: InstanceListModel, status: str | None, limit: int | None
-) -> RenderableType:
+    if state.json_output:
+        emit(state, raw, lambda: "")
+        return
     if not page.instances:
-        return Text(f"No instances of {name}" + (f" in status {status}." if status else "."))
-    if not page.cursor:
-        return render.instances_table(name, page)
-    again = f"lwf instances list {name}"
-    again += f" --status {status}" if status else ""
-    again += f" --limit {limit}" if limit else ""
-    more = Text(f"More: {again} --cursor {page.cursor}   (or --all)", style="dim")
-    return Group(render.instances_table(name, page), more)
+        suffix = f" in status {status_value}." if status_value else "."
+        state.stdout.print(f"No instances of {name}{suffix}")
+        return
+    state.stdout.print(render.instances_table(name, page))
+    if page.cursor:
+        again = f"lwf instances list {name}"
+        again += f" --status {status_value}" if status_value else ""
+        again += f" --limit {limit}" if limit else ""
+        more = f"More: {again} --cursor {page.cursor}   (or --all)"
+        state.stdout.print(more, style="dim", soft_wrap=True, markup=False, highlight=False)
 
 
 @instances.command("describe")
@@ -398,7 +396,7 @@ def send_event(
     event_type: Annotated[str, typer.Argument(metavar="TYPE", help="Event type.")],
     payload_json: Annotated[
         str | None,
-        typer.Argument(metavar="[PAYLOAD_JSON]", help="The event payload as JSON."),
+        typer.Argument(metavar="PAYLOAD_JSON", help="The event payload as JSON."),
     ] = None,
     event_id: Annotated[
         str | None,

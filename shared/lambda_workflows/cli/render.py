@@ -102,8 +102,10 @@ def step_detail(step: StepModel) -> str:
 
 def workflows_table(answer: WorkflowList) -> Table:
     table = Table(title="Workflows", title_justify="left")
-    for column in ("name", "class", "binding", "concurrency"):
-        table.add_column(column)
+    table.add_column("name", no_wrap=True)
+    table.add_column("class", overflow="fold")
+    table.add_column("binding", no_wrap=True)
+    table.add_column("concurrency", no_wrap=True)
     for workflow in answer.workflows:
         table.add_row(
             workflow.name,
@@ -152,12 +154,14 @@ def workflow_view(answer: WorkflowDetails) -> RenderableType:
     header.add_row("binding", answer.binding or "-")
     header.add_row("concurrency", str(answer.concurrency) if answer.concurrency else "unlimited")
     header.add_row("step limit", str(answer.step_limit))
-    counts = Table(title="Instances", title_justify="left")
-    counts.add_column("status")
-    counts.add_column("count", justify="right")
-    for status, count in answer.counts.items():
-        if count:
-            counts.add_row(status_text(str(status)), str(count))
+    counts: RenderableType = Text("Instances: none yet")
+    if any(answer.counts.values()):
+        counts = Table(title="Instances", title_justify="left")
+        counts.add_column("status")
+        counts.add_column("count", justify="right")
+        for status, count in answer.counts.items():
+            if count:
+                counts.add_row(status_text(str(status)), str(count))
     parts: list[RenderableType] = [header, _params_table(answer.params_schema), counts]
     if answer.crons:
         crons = Table(title="Crons", title_justify="left")
@@ -171,8 +175,9 @@ def workflow_view(answer: WorkflowDetails) -> RenderableType:
 
 def instances_table(workflow: str, answer: InstanceListModel) -> Table:
     table = Table(title=f"Instances of {workflow}", title_justify="left")
-    for column in ("id", "status", "created", "started", "ended", "error"):
-        table.add_column(column)
+    for column in ("id", "status", "created", "started", "ended"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("error")
     for item in answer.instances:
         table.add_row(
             item.id,
@@ -187,8 +192,10 @@ def instances_table(workflow: str, answer: InstanceListModel) -> Table:
 
 def steps_table(steps: list[StepModel]) -> Table:
     table = Table(title="Steps", title_justify="left")
-    for column in ("step", "type", "status", "attempts", "started", "duration", "detail"):
-        table.add_column(column, justify="right" if column == "attempts" else "left")
+    table.add_column("step", no_wrap=True)
+    for column in ("type", "status", "attempts", "started", "duration"):
+        table.add_column(column, no_wrap=True, justify="right" if column == "attempts" else "left")
+    table.add_column("detail", overflow="fold")
     for step in steps:
         name = step.name if step.index == 0 else f"{step.name} #{step.index}"
         table.add_row(
@@ -221,7 +228,7 @@ def instance_view(answer: InstanceDetailsModel) -> RenderableType:
     if answer.events:
         events = Table(title="Events received", title_justify="left")
         for column in ("#", "type", "at"):
-            events.add_column(column)
+            events.add_column(column, no_wrap=True)
         for event in answer.events:
             events.add_row(str(event.seq), event.type, timestamp(event.timestamp))
         parts.append(events)

@@ -130,7 +130,9 @@ def fail(state: CliState, error: WorkflowError) -> NoReturn:
     state.stderr.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
     for detail in getattr(error, "details", None) or []:
         where = ".".join(str(part) for part in detail.get("loc", []))
-        state.stderr.print(f"  {where}: {detail.get('msg', detail)}", markup=False)
+        line = f"{where}: {detail.get('msg', detail)}"
+        if line not in str(error):
+            state.stderr.print(f"  {line}", markup=False, highlight=False)
     if hint:
         state.stderr.print(hint, markup=False, highlight=False, style="dim")
     raise typer.Exit(code)
