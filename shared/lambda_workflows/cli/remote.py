@@ -287,46 +287,33 @@ def _act(
     emit(state, answer.raw, view)
 
 
-@instances.command("pause")
-def instances_pause(
-    ctx: typer.Context,
-    name: Name,
-    instance_id: InstanceId,
-    json_output: JsonOption = False,
-    url: UrlOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-) -> None:
-    """Pause an instance (a running one stops at its next step boundary)."""
-    _act(ctx, name, instance_id, "pause", "Paused", None, json_output, url, profile, region)
+def _register_action(action: str, past: str, doc: str) -> None:
+    """`lwf instances ACTION NAME ID`: an action that takes no options of its own."""
+
+    def command(
+        ctx: typer.Context,
+        name: Name,
+        instance_id: InstanceId,
+        json_output: JsonOption = False,
+        url: UrlOption = None,
+        profile: ProfileOption = None,
+        region: RegionOption = None,
+    ) -> None:
+        _act(ctx, name, instance_id, action, past, None, json_output, url, profile, region)
+
+    command.__doc__ = doc
+    instances.command(action)(command)
 
 
-@instances.command("resume")
-def instances_resume(
-    ctx: typer.Context,
-    name: Name,
-    instance_id: InstanceId,
-    json_output: JsonOption = False,
-    url: UrlOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-) -> None:
-    """Resume a paused instance."""
-    _act(ctx, name, instance_id, "resume", "Resumed", None, json_output, url, profile, region)
-
-
-@instances.command("terminate")
-def instances_terminate(
-    ctx: typer.Context,
-    name: Name,
-    instance_id: InstanceId,
-    json_output: JsonOption = False,
-    url: UrlOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-) -> None:
-    """Terminate an instance: it runs no further step; pending wake-ups become no-ops."""
-    _act(ctx, name, instance_id, "terminate", "Terminated", None, json_output, url, profile, region)
+_register_action(
+    "pause", "Paused", "Pause an instance (a running one stops at its next step boundary)."
+)
+_register_action("resume", "Resumed", "Resume a paused instance.")
+_register_action(
+    "terminate",
+    "Terminated",
+    "Terminate an instance: it runs no further step; pending wake-ups become no-ops.",
+)
 
 
 StepKindOption = Annotated[
