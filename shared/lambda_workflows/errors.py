@@ -46,6 +46,26 @@ class PayloadTooLargeError(ValidationError):
     code = "payload_too_large"
 
 
+class BadRequestError(ValidationError):
+    """An HTTP request the API cannot read: a path or body that is not UTF-8 text, bad
+    base64, a query parameter given twice, an event type outside the URL alphabet."""
+
+    code = "bad_request"
+
+
+class InvalidJsonError(ValidationError):
+    """An HTTP request body that is not JSON (or JSON the API does not take: NaN,
+    Infinity, numbers past 4,300 digits, nesting too deep to parse)."""
+
+    code = "invalid_json"
+
+
+class UnsupportedMediaTypeError(ValidationError):
+    """An HTTP request body sent as anything but `application/json`."""
+
+    code = "unsupported_media_type"
+
+
 class WorkflowNotFoundError(WorkflowError, LookupError):
     """No workflow of that name is declared in the app."""
 

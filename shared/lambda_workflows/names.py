@@ -14,6 +14,9 @@ ID_PATTERN = r"^[a-zA-Z0-9_][a-zA-Z0-9\-_]*$"
 """Workflow names and instance ids (also an event's `event_id`)."""
 EVENT_TYPE_PATTERN = r"^[^.\x00-\x1f\x7f-\x9f]+$"
 """Event types: no `.`, no control characters."""
+HTTP_EVENT_TYPE_PATTERN = r"^[A-Za-z0-9_:-]+$"
+"""Event types sent over HTTP: the characters every route can reach in a URL path (the
+Python API takes any `EVENT_TYPE_PATTERN`)."""
 STEP_NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
 """Step names: no control characters."""
 _ID = re.compile(ID_PATTERN[1:-1])

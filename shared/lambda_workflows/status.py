@@ -201,22 +201,33 @@ class InstanceDetails:
         )
 
     def to_dict(self, max_bytes: int | None = None) -> dict[str, Any]:
-        """As JSON data. `max_bytes` bounds the step results shown (a response size
-        limit): past it, steps carry `result_omitted` instead of their result."""
-        budget = _Budget(max_bytes) if max_bytes is not None else None
-        return {
+        """As JSON data. `max_bytes` bounds the JSON values shown (a response size limit):
+        params and output each up to a quarter of it, step results together up to half.
+        What does not fit is left out and flagged: `params_omitted`, `output_omitted`,
+        and `result_omitted` on a step."""
+        data: dict[str, Any] = {
             "id": self.id,
             "workflow": self.workflow,
             "status": str(self.status),
-            "params": self.params,
-            "output": self.output,
-            "error": self.error.to_dict() if self.error is not None else None,
-            "steps": [s.to_dict(budget) for s in self.steps],
-            "events": [e.to_dict() for e in self.events],
-            "created_at": _iso(self.created_at),
-            "started_at": _iso(self.started_at),
-            "ended_at": _iso(self.ended_at),
         }
+        for name, value in (("params", self.params), ("output", self.output)):
+            if max_bytes is None or _Budget(max_bytes // 4).take(value):
+                data[name] = value
+            else:
+                data[name] = None
+                data[f"{name}_omitted"] = True
+        budget = _Budget(max_bytes // 2) if max_bytes is not None else None
+        data.update(
+            {
+                "error": self.error.to_dict() if self.error is not None else None,
+                "steps": [s.to_dict(budget) for s in self.steps],
+                "events": [e.to_dict() for e in self.events],
+                "created_at": _iso(self.created_at),
+                "started_at": _iso(self.started_at),
+                "ended_at": _iso(self.ended_at),
+            }
+        )
+        return data
 
 
 @dataclass(frozen=True)

@@ -235,7 +235,7 @@ def test_malformed_json_and_oversized_bodies(api: Api) -> None:
         api.call("POST", "/workflows/approval/instances", raw="a=1",
                  headers={"Content-Type": "application/x-www-form-urlencoded"}),
         400,
-        "bad_request",
+        "unsupported_media_type",
     )  # fmt: skip
     assert stored(api.env) == before
 
@@ -258,11 +258,11 @@ def test_batch_create_and_its_all_or_nothing_errors(api: Api) -> None:
     twice = [{"id": "d1", "params": {"user_id": "u"}}] * 2
     existing = [{"id": "e1", "params": {"user_id": "u"}}, {"id": "b1", "params": {"user_id": "u"}}]
     path = "/workflows/approval/instances/batch"
-    assert_error(api.call("POST", path, many), 400, "validation_error", "100")
+    assert_error(api.call("POST", path, many), 400, "bad_request", "100")
     assert_error(api.call("POST", path, bad_one), 422, "invalid_params")
     assert_error(api.call("POST", path, twice), 400, "validation_error", "twice")
     assert_error(api.call("POST", path, existing), 409, "conflict", "b1")
-    assert_error(api.call("POST", path, []), 400, "validation_error")
+    assert_error(api.call("POST", path, []), 400, "bad_request", "1")
     assert_error(api.call("POST", path, {"id": "x"}), 400, "bad_request")
     assert stored(api.env) == before
 
@@ -531,7 +531,7 @@ def test_each_request_logs_one_json_line_with_its_keys(api: Api, log_stream: io.
         ("req-2", 200, "GET"),
         ("req-3", 200, "GET"),
     ]
-    assert (lines[0]["workflow"], lines[0].get("instance_id")) == ("race", None)
+    assert (lines[0]["workflow"], lines[0].get("instance_id")) == ("race", "r1")
     assert (lines[1]["workflow"], lines[1]["instance_id"]) == ("race", "r1")
     assert "workflow" not in lines[2]
     assert "instance_id" not in lines[2]

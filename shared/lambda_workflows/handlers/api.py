@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -10,49 +9,27 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from lambda_workflows.engine import Engine
+from lambda_workflows.errors import ValidationError
 from lambda_workflows.handlers.worker import EngineHandler
-from lambda_workflows.http.resolver import build_api
+from lambda_workflows.http.resolver import build_api, error_proxy_response
+from lambda_workflows.http.screening import printable, screen
 from lambda_workflows.metrics import ClientErrors, ServerErrors
 
 MAX_BODY_BYTES = 1024 * 1024
 """Largest request body the API takes (params up to 32 MiB go through the Python API)."""
 
 logger = Logger(service="lambda-workflows", child=True)
-_LOG_KEYS = ("request_id", "workflow", "instance_id")
-
-
-def _body_bytes(event: dict[str, Any]) -> int:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        return len(body) * 3 // 4
-    return len(body.encode()) if isinstance(body, str) else 0
+_LOG_KEYS = ("request_id", "workflow", "instance_id", "instance_ids")
 
 
 def _path_keys(path: str) -> dict[str, str]:
-    parts = path.strip("/").split("/")
+    parts = printable(path).strip("/").split("/")
     keys: dict[str, str] = {}
     if len(parts) >= 2 and parts[0] == "workflows":
         keys["workflow"] = parts[1][:64]
     if len(parts) >= 4 and parts[2] == "instances" and parts[3] != "batch":
         keys["instance_id"] = parts[3][:100]
     return keys
-
-
-def too_large(max_bytes: int) -> dict[str, Any]:
-    """The 413 proxy response (sent before the body is parsed)."""
-    body = {
-        "error": {
-            "code": "payload_too_large",
-            "message": f"the request body is over {max_bytes} bytes; pass large data by "
-            "reference (e.g. a bucket key)",
-        }
-    }
-    return {
-        "statusCode": 413,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
 
 
 class ApiHandler(EngineHandler):
@@ -80,10 +57,10 @@ class ApiHandler(EngineHandler):
             request_id=request_id, **_path_keys(str(event.get("path") or ""))
         )
         try:
-            if _body_bytes(event) > self.max_body_bytes:
-                response = too_large(self.max_body_bytes)
-            else:
-                response = api.resolve(event, context)
+            try:
+                response = api.resolve(screen(event, self.max_body_bytes), context)
+            except ValidationError as rejected:
+                response = error_proxy_response(rejected)
             status = int(response.get("statusCode", 500))
             metrics = self.engine.services.metrics
             if status >= 500:
@@ -94,7 +71,7 @@ class ApiHandler(EngineHandler):
                 "request",
                 extra={
                     "method": event.get("httpMethod"),
-                    "path": event.get("path"),
+                    "path": printable(str(event.get("path") or "")),
                     "status": status,
                 },
             )

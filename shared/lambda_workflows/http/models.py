@@ -152,7 +152,13 @@ class InstanceDetailsModel(_Response):
     workflow: str
     status: InstanceStatus
     params: Json
+    params_omitted: bool | None = Field(
+        default=None, description="True when the params are too large to show here."
+    )
     output: Json
+    output_omitted: bool | None = Field(
+        default=None, description="True when the output is too large to show here."
+    )
     error: ErrorInfoModel | None
     steps: list[StepModel]
     events: list[EventModel]
@@ -181,6 +187,3 @@ class RestartInstance(_Request):
     )
     type: Literal["do", "sleep", "wait_for_event", "wait_for_workflow"] = "do"
 
-
-class TerminateInstance(_Request):
-    pass

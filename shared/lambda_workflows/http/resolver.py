@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from lambda_workflows.engine import Engine
 from lambda_workflows.errors import WorkflowError
 from lambda_workflows.http.models import ErrorDetail, ErrorResponse
+from lambda_workflows.http.openapi import InstanceApiResolver
 from lambda_workflows.http.routes import instance_routes
 
 TITLE = "lambda-workflows instance API"
@@ -29,6 +30,13 @@ def _version() -> str:
         return "0"
 
 
+def _error_body(
+    code: str, message: str, details: list[dict[str, Any]] | None, request_id: str | None = None
+) -> str:
+    error = ErrorDetail(code=code, message=message, details=details, request_id=request_id)
+    return ErrorResponse(error=error).model_dump_json(exclude_none=True)
+
+
 def error_response(
     status: int,
     code: str,
@@ -37,14 +45,21 @@ def error_response(
     request_id: str | None = None,
 ) -> Response[str]:
     """The one error body: `{"error": {"code", "message", "details"?}}`."""
-    body = ErrorResponse(
-        error=ErrorDetail(code=code, message=message, details=details, request_id=request_id)
-    )
     return Response(
         status_code=status,
         content_type="application/json",
-        body=body.model_dump_json(exclude_none=True),
+        body=_error_body(code, message, details, request_id),
     )
+
+
+def error_proxy_response(exc: WorkflowError) -> dict[str, Any]:
+    """The same error body as a proxy response, for errors raised before the resolver runs."""
+    return {
+        "statusCode": exc.status,
+        "headers": {"Content-Type": "application/json"},
+        "body": _error_body(exc.code, str(exc), getattr(exc, "details", None) or None),
+        "isBase64Encoded": False,
+    }
 
 
 def _field_errors(
@@ -62,7 +77,7 @@ def _field_errors(
 
 def build_api(engine: Engine) -> APIGatewayRestResolver:
     """The resolver for API Gateway REST proxy events on `engine`'s app."""
-    api = APIGatewayRestResolver(enable_validation=True)
+    api = InstanceApiResolver(enable_validation=True)
     api.include_router(instance_routes(engine))
     api.enable_swagger(path="/docs", title=TITLE, version=_version())
 

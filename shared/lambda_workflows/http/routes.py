@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
@@ -24,29 +26,38 @@ from lambda_workflows.http.models import (
     WorkflowList,
     WorkflowSummary,
 )
-from lambda_workflows.instances import MAX_PAGE, CreateRequest, Instance, WorkflowBinding
+from lambda_workflows.instances import (
+    MAX_BATCH,
+    MAX_PAGE,
+    CreateRequest,
+    Instance,
+    WorkflowBinding,
+)
 from lambda_workflows.journal.records import InstanceStatus
 from lambda_workflows.metrics import EventsSent, InstancesCreated
 from lambda_workflows.names import (
-    EVENT_TYPE_PATTERN,
+    HTTP_EVENT_TYPE_PATTERN,
     ID_PATTERN,
     MAX_EVENT_TYPE,
     MAX_INSTANCE_ID,
     MAX_WORKFLOW_NAME,
-    check_event_type,
     check_instance_id,
     check_workflow_name,
 )
 
-DETAILS_RESULT_BYTES = 2 * 1024 * 1024
-"""Step results shown in one instance response at most (Lambda responses stop at 6 MB)."""
+DETAILS_VALUE_BYTES = 4 * 1024 * 1024
+"""JSON values (params, output, step results) one instance response shows at most:
+Lambda responses stop at 6 MB."""
+
+logger = Logger(service="lambda-workflows", child=True)
 
 WorkflowName = Annotated[str, Path(max_length=MAX_WORKFLOW_NAME, pattern=ID_PATTERN)]
 InstanceId = Annotated[str, Path(max_length=MAX_INSTANCE_ID, pattern=ID_PATTERN)]
-EventType = Annotated[str, Path(max_length=MAX_EVENT_TYPE, pattern=EVENT_TYPE_PATTERN)]
+EventType = Annotated[str, Path(max_length=MAX_EVENT_TYPE, pattern=HTTP_EVENT_TYPE_PATTERN)]
 
 _ERRORS = {
     400: "Bad request: malformed JSON, a bad name or id, a body of the wrong shape",
+    500: "Internal error: quote the `request_id` of the body when you report it",
     404: "Unknown workflow or instance",
     409: "Conflict: duplicate id, or the instance's status does not allow it",
     413: "Request body too large",
@@ -60,12 +71,39 @@ def _responses(status: int, model: type[Any] | None, *errors: int) -> dict[int, 
     if model is not None:
         success["content"] = {"application/json": {"model": model}}
     table: dict[int, Any] = {status: success}
-    for code in (400, 404, 413, *errors):
+    for code in (400, 413, 500, *errors):
         table[code] = {
             "description": _ERRORS[code],
             "content": {"application/json": {"model": ErrorResponse}},
         }
     return table
+
+
+_ACTIONS = {
+    "pause": "Pause (at the next step boundary while a step runs)",
+    "resume": "Resume a paused instance",
+    "terminate": "Terminate: stop for good",
+}
+"""Routes that call an `Instance` method of the same name with no arguments."""
+
+
+def _action_route(
+    router: APIGatewayRouter,
+    lookup: Callable[[str, str], Instance],
+    action: str,
+    summary: str,
+) -> None:
+    @router.post(
+        f"/workflows/<name>/instances/<instance_id>/{action}",
+        summary=summary,
+        responses=_responses(200, InstanceRef, 404, 409),
+        tags=["instances"],
+        operation_id=f"{action}_instance",
+    )
+    def act(name: WorkflowName, instance_id: InstanceId) -> InstanceRef:
+        target = lookup(name, instance_id)
+        getattr(target, action)()
+        return _ref(target)
 
 
 def _summary(workflow: Workflow) -> dict[str, Any]:
@@ -100,12 +138,7 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
     @router.get(
         "/workflows",
         summary="List the app's workflows",
-        responses={
-            200: {
-                "description": "Success",
-                "content": {"application/json": {"model": WorkflowList}},
-            }
-        },
+        responses=_responses(200, WorkflowList),
         tags=["workflows"],
     )
     def list_workflows() -> WorkflowList:
@@ -116,7 +149,7 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
     @router.get(
         "/workflows/<name>",
         summary="Describe a workflow: params schema, crons, instance counts by status",
-        responses=_responses(200, WorkflowDetails),
+        responses=_responses(200, WorkflowDetails, 404),
         tags=["workflows"],
     )
     def describe_workflow(name: WorkflowName) -> WorkflowDetails:
@@ -141,7 +174,7 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
         "/workflows/<name>/instances",
         summary="Create an instance (201; 200 for an idempotent retry of a queued one)",
         responses={
-            **_responses(201, InstanceRef, 409, 422),
+            **_responses(201, InstanceRef, 404, 409, 422),
             200: {
                 "description": "The same id and params again while it is queued: the instance",
                 "content": {"application/json": {"model": InstanceRef}},
@@ -153,7 +186,10 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
         name: WorkflowName, request: Annotated[CreateInstance | None, Body()] = None
     ) -> Response[InstanceRef]:
         wanted = request or CreateInstance()
+        if wanted.id is not None:
+            logger.thread_safe_append_keys(instance_id=wanted.id)
         outcome = binding(name).create_or_retry(id=wanted.id, params=wanted.params)
+        logger.thread_safe_append_keys(instance_id=outcome.instance.id)
         if outcome.created:
             metrics.count(InstancesCreated, workflow=name)
         body = InstanceRef(id=outcome.instance.id, status=InstanceStatus.QUEUED)
@@ -166,16 +202,18 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
     @router.post(
         "/workflows/<name>/instances/batch",
         summary="Create up to 100 instances, all or nothing",
-        responses=_responses(201, BatchCreated, 409, 422),
+        responses=_responses(201, BatchCreated, 404, 409, 422),
         status_code=201,
         tags=["instances"],
     )
     def create_batch(
-        name: WorkflowName, requests: Annotated[list[CreateInstance], Body()]
+        name: WorkflowName,
+        requests: Annotated[list[CreateInstance], Body(min_length=1, max_length=MAX_BATCH)],
     ) -> BatchCreated:
         created = binding(name).create_batch(
             [CreateRequest(id=r.id, params=r.params) for r in requests]
         )
+        logger.thread_safe_append_keys(instance_ids=[i.id for i in created])
         metrics.count(InstancesCreated, len(created), workflow=name)
         return BatchCreated(
             instances=[InstanceRef(id=i.id, status=InstanceStatus.QUEUED) for i in created]
@@ -184,7 +222,7 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
     @router.get(
         "/workflows/<name>/instances",
         summary="List instances, newest first",
-        responses=_responses(200, InstanceListModel),
+        responses=_responses(200, InstanceListModel, 404),
         tags=["instances"],
     )
     def list_instances(
@@ -199,17 +237,17 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
     @router.get(
         "/workflows/<name>/instances/<instance_id>",
         summary="An instance: status, params, output, error, step timeline, timestamps",
-        responses=_responses(200, InstanceDetailsModel),
+        responses=_responses(200, InstanceDetailsModel, 404),
         tags=["instances"],
     )
     def get_instance(name: WorkflowName, instance_id: InstanceId) -> InstanceDetailsModel:
         details = instance(name, instance_id).status()
-        return InstanceDetailsModel.model_validate(details.to_dict(DETAILS_RESULT_BYTES))
+        return InstanceDetailsModel.model_validate(details.to_dict(DETAILS_VALUE_BYTES))
 
     @router.delete(
         "/workflows/<name>/instances/<instance_id>",
         summary="Delete a finished instance",
-        responses=_responses(204, None, 409),
+        responses=_responses(204, None, 404, 409),
         status_code=204,
         tags=["instances"],
     )
@@ -220,7 +258,7 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
     @router.post(
         "/workflows/<name>/instances/<instance_id>/events/<event_type>",
         summary="Send an event (a wait of that type consumes it, now or later)",
-        responses=_responses(202, InstanceRef, 409),
+        responses=_responses(202, InstanceRef, 404, 409),
         status_code=202,
         tags=["instances"],
     )
@@ -230,50 +268,19 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
         event_type: EventType,
         request: Annotated[SendEvent | None, Body()] = None,
     ) -> InstanceRef:
-        check_event_type(event_type)
         target = instance(name, instance_id)
         event = request or SendEvent()
         target.send_event(event_type, event.payload, event_id=event.event_id)
         metrics.count(EventsSent, workflow=name)
         return _ref(target)
 
-    @router.post(
-        "/workflows/<name>/instances/<instance_id>/pause",
-        summary="Pause (at the next step boundary while a step runs)",
-        responses=_responses(200, InstanceRef, 409),
-        tags=["instances"],
-    )
-    def pause(name: WorkflowName, instance_id: InstanceId) -> InstanceRef:
-        target = instance(name, instance_id)
-        target.pause()
-        return _ref(target)
-
-    @router.post(
-        "/workflows/<name>/instances/<instance_id>/resume",
-        summary="Resume a paused instance",
-        responses=_responses(200, InstanceRef, 409),
-        tags=["instances"],
-    )
-    def resume(name: WorkflowName, instance_id: InstanceId) -> InstanceRef:
-        target = instance(name, instance_id)
-        target.resume()
-        return _ref(target)
-
-    @router.post(
-        "/workflows/<name>/instances/<instance_id>/terminate",
-        summary="Terminate: stop for good",
-        responses=_responses(200, InstanceRef, 409),
-        tags=["instances"],
-    )
-    def terminate(name: WorkflowName, instance_id: InstanceId) -> InstanceRef:
-        target = instance(name, instance_id)
-        target.terminate()
-        return _ref(target)
+    for action, summary in _ACTIONS.items():
+        _action_route(router, instance, action, summary)
 
     @router.post(
         "/workflows/<name>/instances/<instance_id>/restart",
         summary="Restart from the beginning, or from a step (earlier results kept)",
-        responses=_responses(200, InstanceRef, 409),
+        responses=_responses(200, InstanceRef, 404, 409),
         tags=["instances"],
     )
     def restart(

@@ -84,14 +84,21 @@ def proxy_event(environ: dict[str, Any], request_id: str) -> dict[str, Any]:
 
 
 class ProxyWsgiApp:
-    """A WSGI application calling a Lambda proxy handler once per request."""
+    """A WSGI application calling a Lambda proxy handler once per request.
+
+    Requests reach the handler one at a time, as they reach one Lambda execution
+    environment: the resolver keeps the current request on itself, and moto is not
+    thread-safe."""
 
     def __init__(self, handler: ProxyHandler) -> None:
         self.handler = handler
+        self._one_at_a_time = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request_id = uuid.uuid4().hex
-        response = self.handler(proxy_event(environ, request_id), LocalContext(request_id))
+        event = proxy_event(environ, request_id)
+        with self._one_at_a_time:
+            response = self.handler(event, LocalContext(request_id))
         status = int(response.get("statusCode", 500))
         headers: list[tuple[str, str]] = []
         for name, values in (response.get("multiValueHeaders") or {}).items():

@@ -1,0 +1,147 @@
+"""Checks on a raw API Gateway proxy event before the resolver sees it.
+
+The resolver (Powertools) answers 500 to some client input: a body that is not base64
+or not UTF-8, JSON nested past the parser's recursion limit, a multipart body without
+a boundary. `screen` rejects all of that with a typed 4xx error and hands the resolver
+a body that is plain JSON text, so client input never reaches it in a shape it cannot
+handle.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any, NoReturn
+
+from lambda_workflows.errors import (
+    BadRequestError,
+    InvalidJsonError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from lambda_workflows.names import HTTP_EVENT_TYPE_PATTERN
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_EVENT_PATH = re.compile(r"^/workflows/[^/]*/instances/[^/]*/events/(?P<type>[^/]*)/?$")
+_EVENT_TYPE = re.compile(HTTP_EVENT_TYPE_PATTERN)
+
+
+def printable(text: str) -> str:
+    """`text` with anything that is not encodable as UTF-8 backslash-escaped (for logs)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _check_path(path: str) -> None:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequestError("the request path is not UTF-8 text") from None
+    match = _EVENT_PATH.match(path)
+    if match and not _EVENT_TYPE.match(match["type"]):
+        raise BadRequestError(
+            "event_type in a URL may hold only ASCII letters, digits, `_`, `:` and `-` "
+            "(the Python API takes more)"
+        )
+
+
+def _check_query(event: dict[str, Any]) -> None:
+    for name, values in (event.get("multiValueQueryStringParameters") or {}).items():
+        if isinstance(values, list) and len(values) > 1:
+            raise BadRequestError(
+                f"query parameter `{printable(str(name))}` given {len(values)} times; give it once"
+            )
+
+
+def _check_media_type(event: dict[str, Any]) -> None:
+    content_type = _header(event, "content-type")
+    if content_type is None:
+        return
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            f"send JSON (Content-Type: application/json), not {printable(media_type)!r}"
+        )
+
+
+def _body_text(event: dict[str, Any]) -> str:
+    body = event.get("body")
+    if not isinstance(body, str):
+        raise BadRequestError("the request body is not text")
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequestError("the request body is not valid base64") from None
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequestError("the request body is not UTF-8 text") from None
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequestError("the request body is not UTF-8 text") from None
+    return body
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise InvalidJsonError(f"the request body is not JSON: {name} is not a JSON number")
+
+
+def _check_json(text: str) -> None:
+    try:
+        json.loads(text, parse_constant=_no_constant)
+    except InvalidJsonError:
+        raise
+    except RecursionError:
+        raise InvalidJsonError("the request body is nested too deep to parse") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidJsonError(
+            f"the request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except ValueError:
+        raise InvalidJsonError(
+            "the request body is not JSON the API takes: a number has more than 4300 digits"
+        ) from None
+
+
+def body_bytes(event: dict[str, Any]) -> int:
+    """The size of the request body as sent (before any decoding)."""
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        return 0
+    if event.get("isBase64Encoded"):
+        return len(body) * 3 // 4
+    return len(body.encode("utf-8", "surrogatepass"))
+
+
+def screen(event: dict[str, Any], max_body_bytes: int) -> dict[str, Any]:
+    """The event with its body as plain JSON text (not base64), or a typed 4xx error.
+
+    Raises `PayloadTooLargeError` past `max_body_bytes`, `BadRequestError`,
+    `UnsupportedMediaTypeError` or `InvalidJsonError`.
+    """
+    _check_path(str(event.get("path") or ""))
+    _check_query(event)
+    method = str(event.get("httpMethod") or "").upper()
+    if method not in _BODY_METHODS:
+        return event
+    _check_media_type(event)
+    if event.get("body") in (None, ""):
+        return event
+    if body_bytes(event) > max_body_bytes:
+        raise PayloadTooLargeError(
+            f"the request body is over {max_body_bytes} bytes; pass large data by "
+            "reference (e.g. a bucket key)"
+        )
+    text = _body_text(event)
+    _check_json(text)
+    return {**event, "body": text, "isBase64Encoded": False}
