@@ -26,7 +26,13 @@ from lambda_workflows.journal.records import (
     StepKind,
 )
 from lambda_workflows.names import check_event_type, check_instance_id, check_step_name
-from lambda_workflows.payloads import PARAMS_INLINE_BYTES, to_json_value
+from lambda_workflows.payloads import (
+    PARAMS_INLINE_BYTES,
+    Packed,
+    canonical,
+    check_client_value,
+    to_json_value,
+)
 from lambda_workflows.runtime.delivery import deliver_event, notify_watchers
 from lambda_workflows.services import Services
 from lambda_workflows.status import InstanceDetails, InstanceList, InstanceSummary
@@ -223,8 +229,16 @@ class Instance:
             delete_steps=[r.key for r in dropped if r.done is None or r.done != cut],
             delete_events=[e for e in snapshot.events if e.seq in consumed],
         )
-        restarted = self._transition(
-            {meta.status},
+        try:
+            restarted = self._restarted(meta.status, generation)
+        except InstanceNotFoundError:
+            self._discard_leftovers()  # deleted while we restarted: drop the kept copies
+            raise
+        self._wake(restarted)
+
+    def _restarted(self, status: InstanceStatus, generation: int) -> InstanceMeta:
+        return self._transition(
+            {status},
             {
                 "status": InstanceStatus.QUEUED,
                 "generation": generation,
@@ -239,7 +253,16 @@ class Instance:
             },
             "restart",
         )
-        self._wake(restarted)
+
+    def _discard_leftovers(self) -> None:
+        """Remove what is left of an instance whose meta item is gone."""
+        services = self._binding.services
+        try:
+            services.journal.delete_instance(self._binding.name, self.id)
+        except MetaConditionFailedError as exc:
+            if exc.current is not None:  # re-created meanwhile: it is not ours to clean
+                return
+        services.payloads.discard(self._binding.name, self.id)
 
     def delete(self) -> None:
         """Delete a finished instance with its journal, events and stored values.
@@ -286,6 +309,14 @@ class Instance:
 
 
 @dataclass(frozen=True)
+class _NewInstance:
+    """An instance `create` is about to write, with its params ready to store."""
+
+    meta: InstanceMeta
+    params: Packed
+
+
+@dataclass(frozen=True)
 class Created:
     """What `create_or_retry` did: `created` is False for an idempotent retry."""
 
@@ -304,14 +335,16 @@ class WorkflowBinding:
     def name(self) -> str:
         return self.workflow.name
 
-    def _new_meta(self, instance_id: str | None, params: Any) -> InstanceMeta:
+    def _new_meta(self, instance_id: str | None, params: Any) -> _NewInstance:
+        """A validated instance to write; large params are prepared, not stored yet."""
         chosen = check_instance_id(instance_id) if instance_id is not None else uuid.uuid4().hex
         now = now_ms(self.services.clock)
+        check_client_value(params, "params")
         value = to_json_value(self.workflow.validate_params(params), "params")
-        packed = self.services.payloads.pack(
+        packed = self.services.payloads.prepare(
             value, owner=f"{self.name}/{chosen}/params", inline_limit=PARAMS_INLINE_BYTES
         )
-        return InstanceMeta(
+        meta = InstanceMeta(
             workflow=self.name,
             instance_id=chosen,
             status=InstanceStatus.QUEUED,
@@ -320,6 +353,7 @@ class WorkflowBinding:
             created_at=now,
             due_at=now,
         )
+        return _NewInstance(meta, packed)
 
     def create(self, id: str | None = None, params: Any = None) -> Instance:
         """Create and start an instance. Same id + same params while `queued`: a retry."""
@@ -327,45 +361,79 @@ class WorkflowBinding:
 
     def create_or_retry(self, id: str | None = None, params: Any = None) -> Created:
         """`create`, telling a new instance (`created`) from an idempotent retry."""
-        meta = self._new_meta(id, params)
+        new = self._new_meta(id, params)
+        meta = new.meta
+        self.services.payloads.store(new.params)
         created = True
         try:
             self.services.journal.create_instances([meta])
         except InstanceExistsError:
-            self._retry_create(meta)
+            existing = self._forget_params([new])
+            self._retry_create(new, existing[0])
             created = False
         self.services.wakeups.send_now([Wakeup(self.name, meta.instance_id, 0)])
         return Created(Instance(self, meta.instance_id), created)
 
-    def _retry_create(self, meta: InstanceMeta) -> None:
-        existing = self.services.journal.get_meta(self.name, meta.instance_id)
+    def _forget_params(self, rejected: list[_NewInstance]) -> list[InstanceMeta | None]:
+        """After a create that wrote nothing: delete the params it stored that no existing
+        instance refers to (the same params of the same id share a key); return what
+        exists under each id."""
+        existing = [self.services.journal.get_meta(self.name, n.meta.instance_id) for n in rejected]
+        for new, meta in zip(rejected, existing, strict=True):
+            ref = new.params.ref
+            if ref is not None and (meta is None or meta.params_ref != ref):
+                self.services.payloads.forget(ref)
+        return existing
+
+    def _retry_create(self, new: _NewInstance, existing: InstanceMeta | None) -> None:
+        payloads = self.services.payloads
         if (
             existing is None
             or existing.status != InstanceStatus.QUEUED
             or existing.generation != 0
-            or (existing.params, existing.params_ref) != (meta.params, meta.params_ref)
+            or canonical(payloads.unpack(existing.params, existing.params_ref))
+            != canonical(new.params.value)
         ):
             raise InstanceConflictError(
-                f"instance {meta.instance_id!r} of {self.name!r} exists already"
+                f"instance {new.meta.instance_id!r} of {self.name!r} exists already"
             ) from None
 
     def create_batch(self, requests: Iterable[CreateRequest | Mapping[str, Any]]) -> list[Instance]:
-        """Create up to 100 instances; nothing is written unless all validate and are new."""
+        """Create up to 100 instances; nothing is written unless all validate and are new.
+
+        Errors name the entry (`entry 1: ...`; field errors carry its `index`)."""
         entries = [r if isinstance(r, CreateRequest) else CreateRequest(**r) for r in requests]
         if not entries:
             raise ValidationError("create_batch needs at least one instance")
         if len(entries) > MAX_BATCH:
             raise ValidationError(f"create_batch takes at most {MAX_BATCH} instances")
-        metas = [self._new_meta(e.id, e.params) for e in entries]
-        ids = [m.instance_id for m in metas]
-        if len(set(ids)) != len(ids):
-            raise ValidationError("create_batch: the same id appears twice")
+        news = [self._batch_entry(index, e) for index, e in enumerate(entries)]
+        first: dict[str, int] = {}
+        for index, new in enumerate(news):
+            earlier = first.setdefault(new.meta.instance_id, index)
+            if earlier != index:
+                raise ValidationError(
+                    f"create_batch: entries {earlier} and {index} have the same id "
+                    f"{new.meta.instance_id!r} (an id twice)"
+                )
+        for new in news:
+            self.services.payloads.store(new.params)
         try:
-            self.services.journal.create_instances(metas)
+            self.services.journal.create_instances([n.meta for n in news])
         except InstanceExistsError as exc:
+            self._forget_params(news)
             raise InstanceConflictError(f"instances exist already: {exc.ids}") from None
-        self.services.wakeups.send_now([Wakeup(self.name, m.instance_id, 0) for m in metas])
-        return [Instance(self, m.instance_id) for m in metas]
+        self.services.wakeups.send_now([Wakeup(self.name, n.meta.instance_id, 0) for n in news])
+        return [Instance(self, n.meta.instance_id) for n in news]
+
+    def _batch_entry(self, index: int, entry: CreateRequest) -> _NewInstance:
+        try:
+            return self._new_meta(entry.id, entry.params)
+        except ValidationError as exc:
+            details = [{**d, "index": index} for d in exc.details] or [
+                {"index": index, "msg": str(exc), "type": exc.code}
+            ]
+            raise type(exc)(f"entry {index}: {exc}", details=details) from None
 
     def list(
         self, status: str | None = None, limit: int = 50, cursor: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,6 +28,8 @@ META_VALUES_BYTES = 250_000
 """Params and output together inline on the meta item."""
 MAX_VALUE_BYTES = 32 * 1024 * 1024
 """Largest step result, output, params or event payload."""
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects in params and event payloads."""
 
 
 def _default(value: Any) -> Any:
@@ -49,9 +51,52 @@ def size_of(value: Any) -> int:
     return len(encode(value).encode())
 
 
+def check_client_value(value: Any, what: str) -> None:
+    """`ValidationError` when `value` nests past `MAX_JSON_DEPTH` or holds a string (or
+    key) that is not Unicode text (a lone surrogate). Iterative: no depth breaks it."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            strings: list[Any] = [item]
+        elif isinstance(item, dict | list | tuple):
+            if depth >= MAX_JSON_DEPTH:
+                raise ValidationError(
+                    f"{what} nests more than {MAX_JSON_DEPTH} levels of arrays and objects"
+                )
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+            strings = list(item) if isinstance(item, dict) else []
+        else:
+            continue
+        for text in strings:
+            if isinstance(text, str) and not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValidationError(
+                        f"{what} holds a lone surrogate (\\u{ord(text[_bad_at(text)]):04x}): "
+                        "strings must be Unicode text"
+                    ) from None
+
+
+def _bad_at(text: str) -> int:
+    return next(i for i, c in enumerate(text) if 0xD800 <= ord(c) <= 0xDFFF)
+
+
+def canonical(value: Any) -> str:
+    """JSON text of `value` with sorted keys: equal only for values equal as JSON
+    (`1`, `1.0` and `true` differ; key order does not matter)."""
+    return json.dumps(value, sort_keys=True, allow_nan=False, separators=(",", ":"))
+
+
 def to_json_value(value: Any, what: str) -> Any:
     """`value` as JSON round-trips it (models dumped), or `ValidationError` (a 400) when it
-    is not JSON or is over `MAX_VALUE_BYTES`."""
+    is not JSON, nests past `MAX_JSON_DEPTH`, holds a lone surrogate, or is over
+    `MAX_VALUE_BYTES`."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    check_client_value(value, what)
     try:
         text = encode(value)
     except NotJsonError as exc:
@@ -71,6 +116,8 @@ class Packed:
     value: Any
     """The value as JSON round-trips it: what replay will return."""
     size: int
+    data: bytes | None = field(default=None, repr=False)
+    """The bytes to put under `ref` (`Payloads.store` puts them)."""
 
 
 class Payloads:
@@ -80,8 +127,8 @@ class Payloads:
         self._blobs = blobs
         self._prefix = prefix
 
-    def pack(self, value: Any, *, owner: str, inline_limit: int = STEP_INLINE_BYTES) -> Packed:
-        """Encode `value`; put it in the blob store when it is over `inline_limit` bytes.
+    def prepare(self, value: Any, *, owner: str, inline_limit: int = STEP_INLINE_BYTES) -> Packed:
+        """Encode `value` and choose where it goes, storing nothing yet (`store` does).
 
         Raises `NotJsonError`, or `OutputTooLargeError` over `MAX_VALUE_BYTES`.
         """
@@ -100,8 +147,22 @@ class Payloads:
             return Packed(decoded, None, decoded, len(data))
         digest = hashlib.sha256(data).hexdigest()[:32]
         key = f"{self._prefix}/{owner}/{digest}.json"
-        self._blobs.put(key, data)
-        return Packed(None, key, decoded, len(data))
+        return Packed(None, key, decoded, len(data), data)
+
+    def store(self, packed: Packed) -> None:
+        """Put a prepared value in the blob store, if it goes there."""
+        if packed.ref is not None and packed.data is not None:
+            self._blobs.put(packed.ref, packed.data)
+
+    def pack(self, value: Any, *, owner: str, inline_limit: int = STEP_INLINE_BYTES) -> Packed:
+        """`prepare` and `store` in one go."""
+        packed = self.prepare(value, owner=owner, inline_limit=inline_limit)
+        self.store(packed)
+        return packed
+
+    def forget(self, ref: str) -> None:
+        """Delete one stored value (one a failed write does not refer to)."""
+        self._blobs.delete_prefix(ref)
 
     def discard(self, workflow: str, instance_id: str) -> int:
         """Delete every stored value of an instance (params, results, events, output)."""

@@ -13,6 +13,7 @@ from lambda_workflows.journal.records import (
     PENDING,
     Attempt,
     ErrorInfo,
+    EventRecord,
     InstanceMeta,
     InstanceStatus,
     Snapshot,
@@ -96,11 +97,23 @@ class StepDetails:
     """The result is in the blob store (too large for the journal item)."""
 
     @classmethod
-    def of(cls, record: StepRecord, instance_ended: bool) -> StepDetails:
-        """A pending step of an instance that has ended shows as cancelled."""
+    def of(
+        cls, record: StepRecord, instance_ended: bool, event: EventRecord | None = None
+    ) -> StepDetails:
+        """A pending step of an instance that has ended shows as cancelled; a received
+        `event` is a wait's result, as `run()` got it."""
         status = record.status
         if instance_ended and status in PENDING:
             status = StepStatus.CANCELLED
+        result, stored_apart = record.result, record.result_ref is not None
+        if status == StepStatus.SUCCEEDED and result is None and event is not None:
+            stored_apart = event.payload_ref is not None
+            if not stored_apart:
+                result = {
+                    "payload": event.payload,
+                    "timestamp": from_ms(event.timestamp).isoformat(),
+                    "type": event.type,
+                }
         return cls(
             name=record.name,
             index=record.occurrence,
@@ -114,8 +127,8 @@ class StepDetails:
             error=record.error,
             event_type=record.event_type,
             attempt_log=tuple(AttemptDetails.of(a) for a in record.attempts),
-            result=record.result if status == StepStatus.SUCCEEDED else None,
-            result_stored_apart=record.result_ref is not None,
+            result=result if status == StepStatus.SUCCEEDED else None,
+            result_stored_apart=stored_apart,
         )
 
     def to_dict(self, budget: _Budget | None = None) -> dict[str, Any]:
@@ -178,6 +191,7 @@ class InstanceDetails:
         """From a loaded instance, with its params and output already unpacked."""
         meta = snapshot.meta
         ended = meta.status in FINISHED
+        received: dict[int | None, EventRecord] = {e.seq: e for e in snapshot.events}
         records = sorted(
             snapshot.steps.values(),
             key=lambda r: (r.started_at or 0, r.done if r.done is not None else 1 << 62),
@@ -189,7 +203,7 @@ class InstanceDetails:
             params=params,
             output=output,
             error=meta.error,
-            steps=tuple(StepDetails.of(r, ended) for r in records),
+            steps=tuple(StepDetails.of(r, ended, received.get(r.event_seq)) for r in records),
             events=tuple(
                 EventDetails(e.seq, e.type, from_ms(e.timestamp))
                 for e in snapshot.events

@@ -862,6 +862,29 @@ def test_listing_is_newest_first_with_a_cursor(journal: Journal) -> None:
     assert journal.list_instances(WF, status=InstanceStatus.COMPLETE).instances == []
 
 
+def test_a_cursor_is_bound_to_its_workflow_and_status_filter(journal: Journal) -> None:
+    """A cursor continues only the listing it came from; a forged one is a ValidationError."""
+    journal.create_instances([_meta(f"i{n}", created=n) for n in range(3)])
+    journal.create_instances([InstanceMeta("other", "o", InstanceStatus.QUEUED, None, 5)])
+    plain = journal.list_instances(WF, limit=1).cursor
+    queued = journal.list_instances(WF, InstanceStatus.QUEUED, limit=1).cursor
+    assert plain is not None
+    assert queued is not None
+    wrong = [
+        (WF, InstanceStatus.QUEUED, plain),
+        (WF, None, queued),
+        (WF, InstanceStatus.PAUSED, queued),
+        ("other", None, plain),
+        (WF, None, "not a cursor"),
+        (WF, None, base64.urlsafe_b64encode(b'{"listing": "wf", "after": null}').decode()),
+    ]
+    for workflow, status, cursor in wrong:
+        with pytest.raises(ValidationError, match="cursor"):
+            journal.list_instances(workflow, status, limit=1, cursor=cursor)
+    rest = journal.list_instances(WF, InstanceStatus.QUEUED, limit=5, cursor=queued)
+    assert [m.instance_id for m in rest.instances] == ["i1", "i0"]
+
+
 def _all_pages(
     journal: Journal, limit: int, status: InstanceStatus | None = None
 ) -> list[list[InstanceMeta]]:

@@ -93,6 +93,8 @@ def step_detail(step: StepModel) -> str:
     elif step.status == "succeeded":
         if step.result_omitted:
             parts.append("result too large to show here")
+        elif step.type == "wait_for_event" and isinstance(step.result, dict):
+            parts.append(f"payload {compact(step.result.get('payload'))}")
         elif step.type != "sleep":
             parts.append(compact(step.result))
     if step.wake_at:

@@ -186,4 +186,3 @@ class RestartInstance(_Request):
         description="Keep results of steps before this one.",
     )
     type: Literal["do", "sleep", "wait_for_event", "wait_for_workflow"] = "do"
-

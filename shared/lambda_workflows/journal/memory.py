@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import dataclasses
 import json
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -28,6 +27,7 @@ from lambda_workflows.journal.base import (
     MetaCondition,
     NewEvent,
 )
+from lambda_workflows.journal.cursors import decode_cursor, encode_cursor
 from lambda_workflows.journal.records import (
     FINISHED,
     EventRecord,
@@ -242,7 +242,7 @@ class MemoryJournal:
         limit: int = 50,
         cursor: str | None = None,
     ) -> InstancePage:
-        after = _decode_cursor(cursor, workflow)
+        after = _decode_cursor(cursor, workflow, status) if cursor else None
         with self._lock:
             metas = [
                 copy.deepcopy(p.meta)
@@ -254,7 +254,8 @@ class MemoryJournal:
         metas.sort(key=_sort_key, reverse=True)
         page = metas[:limit]
         more = len(metas) > limit
-        return InstancePage(page, _encode_cursor(workflow, page[-1]) if more else None)
+        next_cursor = encode_cursor(workflow, status, _sort_key(page[-1])) if more else None
+        return InstancePage(page, next_cursor)
 
     def count_instances(self, workflow: str) -> dict[InstanceStatus, int]:
         with self._lock:
@@ -276,23 +277,11 @@ def _sort_key(meta: InstanceMeta) -> str:
     return f"{meta.created_at:015d}#{meta.instance_id}"
 
 
-def _encode_cursor(workflow: str, last: InstanceMeta) -> str:
-    return base64.urlsafe_b64encode(json.dumps([workflow, _sort_key(last)]).encode()).decode()
-
-
-def _decode_cursor(cursor: str | None, workflow: str) -> str | None:
-    if not cursor:
-        return None
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error):
-        raise ValidationError("invalid cursor") from None
-    if not (
-        isinstance(decoded, list)
-        and len(decoded) == 2
-        and all(isinstance(part, str) for part in decoded)
-    ):
+def _decode_cursor(cursor: str, workflow: str, status: InstanceStatus | None) -> str:
+    after = decode_cursor(cursor, workflow, status)
+    if not isinstance(after, str) or not _SORT_KEY.match(after):
         raise ValidationError("invalid cursor")
-    if decoded[0] != workflow:
-        raise ValidationError("invalid cursor: it belongs to another listing")
-    return str(decoded[1])
+    return after
+
+
+_SORT_KEY = re.compile(r"^\d{15}#.+$")

@@ -32,14 +32,20 @@ def deliver_event(
 ) -> EventRecord:
     """Store an event in the inbox (FIFO per type), then wake the instance if it waits.
 
-    A payload over the inline limit goes to the blob store first. Raises
-    `MetaConditionFailedError` (current meta or None) when the instance is missing or ended.
+    A payload over the inline limit goes to the blob store first, once a read of the
+    instance says it takes events. Raises `MetaConditionFailedError` (current meta or
+    None) when the instance is missing or ended.
     """
-    packed = services.payloads.pack(
+    packed = services.payloads.prepare(
         payload,
         owner=f"{workflow}/{instance_id}/events",
         inline_limit=STEP_INLINE_BYTES,
     )
+    if packed.ref is not None:
+        current = services.journal.get_meta(workflow, instance_id)
+        if current is None or current.status not in OPEN:
+            raise MetaConditionFailedError(current)
+        services.payloads.store(packed)
     event, _ = services.journal.append_event(
         workflow,
         instance_id,

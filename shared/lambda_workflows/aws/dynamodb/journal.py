@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -48,6 +45,7 @@ from lambda_workflows.journal.base import (
     MetaCondition,
     NewEvent,
 )
+from lambda_workflows.journal.cursors import decode_cursor, encode_cursor
 from lambda_workflows.journal.records import (
     FINISHED,
     EventRecord,
@@ -474,9 +472,7 @@ class DynamoDBJournal:
         cursor: str | None = None,
     ) -> InstancePage:
         found: list[InstanceMeta] = []
-        start_key = _decode_cursor(cursor)
-        if start_key is not None and start_key.get("wf") != {"S": workflow}:
-            raise ValidationError("invalid cursor: it belongs to another listing")
+        start_key = _decode_cursor(cursor, workflow, status) if cursor else None
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": GSI_NAME,
@@ -496,7 +492,8 @@ class DynamoDBJournal:
             start_key = page.get("LastEvaluatedKey")
             if not start_key or len(found) >= limit:
                 break
-        return InstancePage(found, _encode_cursor(start_key) if start_key else None)
+        next_cursor = encode_cursor(workflow, status, start_key) if start_key else None
+        return InstancePage(found, next_cursor)
 
     def count_instances(self, workflow: str) -> dict[InstanceStatus, int]:
         counts: dict[InstanceStatus, int] = {}
@@ -550,28 +547,23 @@ class DynamoDBJournal:
             raise failure
 
 
-def _encode_cursor(key: Mapping[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
-
-
-def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error):
-        raise ValidationError("invalid cursor") from None
+def _decode_cursor(cursor: str, workflow: str, status: InstanceStatus | None) -> dict[str, Any]:
+    """The index key a cursor continues after: exactly the keys DynamoDB handed out, of
+    this workflow's meta items (a forged key would be a DynamoDB error, a 500)."""
+    key = decode_cursor(cursor, workflow, status)
     if (
-        not isinstance(decoded, dict)
-        or not decoded
-        or not set(decoded) <= _CURSOR_KEYS
+        not isinstance(key, dict)
+        or set(key) != _CURSOR_KEYS
         or not all(
-            isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str)
-            for v in decoded.values()
+            isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) and v["S"]
+            for v in key.values()
         )
+        or key["wf"]["S"] != workflow
+        or key["sk"]["S"] != META_SK
+        or not key["pk"]["S"].startswith(f"{workflow}#")
     ):
         raise ValidationError("invalid cursor")
-    return decoded
+    return key
 
 
 _CURSOR_KEYS = frozenset({"pk", "sk", "wf", "gs"})
