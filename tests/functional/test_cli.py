@@ -184,6 +184,9 @@ def _scan(env: WorkflowTestEnv) -> int:
         (["trigger", "approval", '{"user_id": "u"}', "--id", "bad id!"], 2, "[a-zA-Z0-9_]"),
         (["trigger", "nope", "{}"], 1, "no workflow named 'nope'"),
         (["trigger"], 2, "Missing argument"),
+        (["trigger", "race", '{"x": NaN}'], 2, "NaN is not a JSON number"),
+        (["trigger", "race", "[" * 5000 + "]" * 5000], 2, "nested too deep"),
+        (["send-event", "race", "r1", "go", "Infinity"], 2, "Infinity is not"),
     ],
 )
 def test_trigger_rejects_bad_input_and_writes_nothing(
@@ -291,6 +294,19 @@ def test_watch_refreshes_until_the_instance_completes(lwf: Lwf) -> None:
     assert polls == [0.5]
     assert result.stdout.count("instance  fan-out / w1") == 2
     assert result.stdout.index("queued") < result.stdout.index("complete")
+
+
+def test_ctrl_c_during_watch_exits_130_quietly(lwf: Lwf) -> None:
+    lwf.env.binding("approval").create(id="c1", params={"user_id": "u1"})
+
+    def interrupt(_seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    lwf.pause = interrupt
+    result = lwf("instances", "describe", "approval", "c1", "--watch")
+    assert result.exit_code == 130
+    assert "Traceback" not in result.output
+    assert "Aborted" not in result.output
 
 
 def test_watch_exits_1_when_the_instance_does_not_complete(lwf: Lwf) -> None:
@@ -550,3 +566,91 @@ def test_init_writes_a_project(tmp_path: Path) -> None:
     again = CliRunner().invoke(app, ["init", str(target)])
     assert again.exit_code == 2
     assert "is not empty" in again.stderr
+
+
+# -- answers that are not the API, data that is not text ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["<html>a proxy's page</html>", '{"unexpected": "shape"}', '["a list"]'],
+    ids=["html", "other-json", "list"],
+)
+def test_an_answer_that_is_not_the_api_exits_3(body: str) -> None:
+    """A 200 from something else at that address (a proxy, another service) is reported as
+    not reaching the API, not a traceback."""
+
+    def impostor(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": body}
+
+    with serve(impostor) as url:
+        for args in (["workflows", "list"], ["instances", "describe", "race", "r1"]):
+            result = CliRunner().invoke(app, args, env={"LWF_URL": url}, obj=CliState())
+            assert result.exit_code == 3, (args, result.output)
+            assert isinstance(result.exception, SystemExit)
+            assert "is this a lambda-workflows API?" in result.stderr
+
+
+def _details(error_message: str, step_name: str) -> dict[str, Any]:
+    at = "2026-01-01T00:00:00+00:00"
+    return InstanceDetailsModel.model_validate(
+        {
+            "id": "x1", "workflow": "race", "status": "errored", "params": {"p": "[b]p[/b]"},
+            "output": None, "created_at": at, "started_at": at, "ended_at": at,
+            "error": {"name": "StepError", "message": error_message, "step": step_name},
+            "steps": [{
+                "name": step_name, "index": 0, "type": "do", "status": "failed",
+                "attempts": 1, "started_at": at, "finished_at": at, "position": "0",
+                "error": {"name": "ValueError", "message": error_message},
+            }],
+            "events": [],
+        }
+    ).model_dump(mode="json")  # fmt: skip
+
+
+def test_data_from_the_api_cannot_drive_the_terminal() -> None:
+    """Error messages (anything a step raised) and other values are shown as text: escape
+    sequences appear escaped, rich markup appears as written."""
+    evil = "boom \x1b]0;owned\x07 \x1b[2J \x9b31m [red]not red[/red]"
+    document = _details(evil, "[bold]step[/bold]")
+
+    def server(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": json.dumps(document)}
+
+    with serve(server) as url:
+        state = CliState(stdout=Console(width=300), stderr=Console(width=300, stderr=True))
+        result = CliRunner().invoke(
+            app, ["instances", "describe", "race", "x1"], env={"LWF_URL": url}, obj=state
+        )
+    assert result.exit_code == 0, result.output
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", result.stdout)
+    assert "\\x1b]0;owned\\x07" in result.stdout
+    assert "\\x9b31m" in result.stdout
+    assert "[red]not red[/red]" in result.stdout
+    assert "[bold]step[/bold]" in result.stdout
+    assert '"[b]p[/b]"' in result.stdout
+
+
+def test_an_api_error_message_cannot_drive_the_terminal() -> None:
+    def server(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        error = {"code": "conflict", "message": "no \x1b[2J [red]x[/red]"}
+        return {"statusCode": 409, "body": json.dumps({"error": error})}
+
+    with serve(server) as url:
+        result = CliRunner().invoke(
+            app, ["instances", "pause", "race", "x1"], env={"LWF_URL": url}, obj=CliState()
+        )
+    assert result.exit_code == 1
+    assert "no \\x1b[2J [red]x[/red]" in result.stderr
+    assert "\x1b" not in result.stderr
+
+
+def test_ids_are_one_path_segment_each() -> None:
+    """`/`, `?`, `%` and dot segments cannot reach another route."""
+    from lambda_workflows.cli.client import ApiClient
+
+    client = ApiClient("http://127.0.0.1:1")
+    assert client._instance("race", "..") == "/workflows/race/instances/%2E%2E"
+    assert (
+        client._instance("race", "a/pause?x=%") == "/workflows/race/instances/a%2Fpause%3Fx%3D%25"
+    )

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http.client import HTTPException
 from typing import Any, Generic, TypeVar
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode, urlsplit
 from urllib.request import ProxyHandler, Request, build_opener
 
 from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
 from lambda_workflows.aws.sigv4 import SigV4Signer
 from lambda_workflows.errors import ApiError, ApiUnreachableError
@@ -43,7 +45,9 @@ class Answer(Generic[Model]):
 
 
 def _segment(value: str) -> str:
-    return quote(value, safe="")
+    """`value` as one path segment: `/`, `?`, `%` and dots escaped, so no value reaches
+    another route (`..` would be a dot segment that proxies resolve)."""
+    return quote(value, safe="").replace(".", "%2E")
 
 
 class ApiClient:
@@ -141,7 +145,10 @@ class ApiClient:
         query: Mapping[str, str] | None = None,
     ) -> Answer[Model]:
         status, raw = self._send(method, path, body, query)
-        return Answer(model.model_validate(raw), raw, status)
+        try:
+            return Answer(model.model_validate(raw), raw, status)
+        except PydanticValidationError:
+            raise self._not_the_api(status, "JSON of another shape") from None
 
     def _send(
         self,
@@ -168,10 +175,20 @@ class ApiClient:
                 text = response.read()
         except HTTPError as error:
             raise _api_error(error.code, error.read()) from None
-        except (TimeoutError, URLError, ConnectionError) as error:
-            reason = getattr(error, "reason", error)
-            raise ApiUnreachableError(self.base_url, str(reason)) from None
-        return status, json.loads(text) if text else None
+        except (URLError, HTTPException, OSError) as error:
+            reason = getattr(error, "reason", None) or error
+            raise ApiUnreachableError(self.base_url, str(reason) or type(error).__name__) from None
+        if not text:
+            return status, None
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            raise self._not_the_api(status, "a body that is not JSON") from None
+
+    def _not_the_api(self, status: int, what: str) -> ApiUnreachableError:
+        return ApiUnreachableError(
+            self.base_url, f"it answered {status} with {what}: is this a lambda-workflows API?"
+        )
 
 
 def _api_error(status: int, body: bytes) -> ApiError:

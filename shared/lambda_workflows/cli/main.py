@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from lambda_workflows.cli import local, remote
-from lambda_workflows.cli.session import EXIT_USAGE, fail, state_of
+from lambda_workflows.cli.session import EXIT_INTERRUPTED, EXIT_USAGE, fail, state_of
 from lambda_workflows.errors import ValidationError, WorkflowError
 
 
@@ -26,6 +26,8 @@ class _Commands(TyperGroup):
             raise typer.Exit(EXIT_USAGE) from None
         except WorkflowError as error:
             fail(state_of(ctx), error)
+        except KeyboardInterrupt:
+            raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 app = typer.Typer(

@@ -36,9 +36,15 @@ workflows = typer.Typer(help="The workflows the API serves.", no_args_is_help=Tr
 instances = typer.Typer(help="List, inspect and steer instances.", no_args_is_help=True)
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
 def _json_argument(text: str, what: str) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json)
+    except RecursionError:
+        usage_error(f"{what} is nested too deep")
     except ValueError as exc:
         usage_error(f"{what} is not valid JSON ({exc}): {text[:80]!r}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -38,8 +39,17 @@ STATUS_STYLES = {
 }
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(value: object, style: str = "") -> Text:
+    """Data from the API as inert text: never read as rich markup, and control characters
+    shown escaped (`\\x1b`), so an error message cannot drive the terminal."""
+    return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value)), style=style)
+
+
 def status_text(status: str) -> Text:
-    return Text(status, style=STATUS_STYLES.get(status, ""))
+    return plain(status, STATUS_STYLES.get(status, ""))
 
 
 def _parse(iso: str | None) -> datetime | None:
@@ -79,6 +89,12 @@ def compact(value: Any, limit: int = DETAIL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _value(value: Any, omitted: bool | None) -> Text:
+    if omitted:
+        return Text("too large to show here (see the Python API)", style="dim")
+    return plain(compact(value))
+
+
 def error_line(error: ErrorInfoModel) -> str:
     return f"{error.name}: {error.message}"
 
@@ -110,9 +126,9 @@ def workflows_table(answer: WorkflowList) -> Table:
     table.add_column("concurrency", no_wrap=True)
     for workflow in answer.workflows:
         table.add_row(
-            workflow.name,
-            workflow.class_name,
-            workflow.binding or "-",
+            plain(workflow.name),
+            plain(workflow.class_name),
+            plain(workflow.binding or "-"),
             str(workflow.concurrency) if workflow.concurrency else "-",
         )
     return table
@@ -127,10 +143,10 @@ def _params_table(schema: dict[str, Any] | None) -> RenderableType:
     required = set(schema.get("required", []))
     for name, spec in (schema.get("properties") or {}).items():
         table.add_row(
-            name,
-            _type_name(spec),
+            plain(name),
+            plain(_type_name(spec)),
             "yes" if name in required else "no",
-            compact(spec["default"], 40) if "default" in spec else "-",
+            plain(compact(spec["default"], 40)) if "default" in spec else "-",
         )
     return table
 
@@ -151,9 +167,9 @@ def _type_name(spec: dict[str, Any]) -> str:
 
 def workflow_view(answer: WorkflowDetails) -> RenderableType:
     header = Table.grid(padding=(0, 2))
-    header.add_row("workflow", Text(answer.name, style="bold"))
-    header.add_row("class", answer.class_name)
-    header.add_row("binding", answer.binding or "-")
+    header.add_row("workflow", plain(answer.name, "bold"))
+    header.add_row("class", plain(answer.class_name))
+    header.add_row("binding", plain(answer.binding or "-"))
     header.add_row("concurrency", str(answer.concurrency) if answer.concurrency else "unlimited")
     header.add_row("step limit", str(answer.step_limit))
     counts: RenderableType = Text("Instances: none yet")
@@ -170,24 +186,24 @@ def workflow_view(answer: WorkflowDetails) -> RenderableType:
         crons.add_column("name")
         crons.add_column("expression")
         for cron in answer.crons:
-            crons.add_row(cron.name, cron.expression)
+            crons.add_row(plain(cron.name), plain(cron.expression))
         parts.append(crons)
     return Group(*parts)
 
 
 def instances_table(workflow: str, answer: InstanceListModel) -> Table:
-    table = Table(title=f"Instances of {workflow}", title_justify="left")
+    table = Table(title=plain(f"Instances of {workflow}"), title_justify="left")
     for column in ("id", "status", "created", "started", "ended"):
         table.add_column(column, no_wrap=True)
     table.add_column("error")
     for item in answer.instances:
         table.add_row(
-            item.id,
+            plain(item.id),
             status_text(str(item.status)),
             timestamp(item.created_at),
             timestamp(item.started_at),
             timestamp(item.ended_at),
-            error_line(item.error) if item.error else "",
+            plain(error_line(item.error)) if item.error else "",
         )
     return table
 
@@ -201,37 +217,37 @@ def steps_table(steps: list[StepModel]) -> Table:
     for step in steps:
         name = step.name if step.index == 0 else f"{step.name} #{step.index}"
         table.add_row(
-            name,
+            plain(name),
             str(step.type),
             status_text(str(step.status)),
             str(step.attempts) if step.type == "do" else "",
             timestamp(step.started_at),
             duration(step.started_at, step.finished_at),
-            step_detail(step),
+            plain(step_detail(step)),
         )
     return table
 
 
 def instance_view(answer: InstanceDetailsModel) -> RenderableType:
     header = Table.grid(padding=(0, 2))
-    header.add_row("instance", Text(f"{answer.workflow} / {answer.id}", style="bold"))
+    header.add_row("instance", plain(f"{answer.workflow} / {answer.id}", "bold"))
     header.add_row("status", status_text(str(answer.status)))
     header.add_row("created", timestamp(answer.created_at))
     header.add_row("started", timestamp(answer.started_at))
     header.add_row("ended", timestamp(answer.ended_at))
     header.add_row("duration", duration(answer.started_at, answer.ended_at))
-    header.add_row("params", compact(answer.params))
+    header.add_row("params", _value(answer.params, answer.params_omitted))
     if answer.status == "complete":
-        header.add_row("output", compact(answer.output))
+        header.add_row("output", _value(answer.output, answer.output_omitted))
     if answer.error is not None:
         where = f" (step {answer.error.step!r})" if answer.error.step else ""
-        header.add_row("error", Text(error_line(answer.error) + where, style="red"))
+        header.add_row("error", plain(error_line(answer.error) + where, "red"))
     parts: list[RenderableType] = [header, steps_table(answer.steps)]
     if answer.events:
         events = Table(title="Events received", title_justify="left")
         for column in ("#", "type", "at"):
             events.add_column(column, no_wrap=True)
         for event in answer.events:
-            events.add_row(str(event.seq), event.type, timestamp(event.timestamp))
+            events.add_row(str(event.seq), plain(event.type), timestamp(event.timestamp))
         parts.append(events)
     return Group(*parts)

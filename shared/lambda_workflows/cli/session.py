@@ -11,10 +11,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console, RenderableType
-from rich.markup import escape
+from rich.text import Text
 
 from lambda_workflows.aws.sigv4 import signer_from_chain
 from lambda_workflows.cli.client import ApiClient
+from lambda_workflows.cli.render import plain
 from lambda_workflows.clock import wait_real
 from lambda_workflows.errors import (
     ApiError,
@@ -30,6 +31,8 @@ EXIT_OK = 0
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (e.g. during `--watch`): the shell's convention, 128 + SIGINT."""
 
 JsonOption = Annotated[
     bool,
@@ -127,12 +130,12 @@ def fail(state: CliState, error: WorkflowError) -> NoReturn:
             if error.details:
                 document["details"] = error.details
         typer.echo(json.dumps({"error": document}, indent=2, ensure_ascii=False))
-    state.stderr.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+    state.stderr.print(Text("error: ", style="bold red") + plain(error), highlight=False)
     for detail in getattr(error, "details", None) or []:
         where = ".".join(str(part) for part in detail.get("loc", []))
         line = f"{where}: {detail.get('msg', detail)}"
         if line not in str(error):
-            state.stderr.print(f"  {line}", markup=False, highlight=False)
+            state.stderr.print(plain(f"  {line}"), highlight=False)
     if hint:
         state.stderr.print(hint, markup=False, highlight=False, style="dim")
     raise typer.Exit(code)
