@@ -4,10 +4,14 @@ import os
 
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
+import io
+import logging
 from collections.abc import Callable, Iterator
 
 import pytest
 from lambda_workflows import WorkflowApp
+from lambda_workflows.handlers.api import logger as api_logger
+from lambda_workflows.runtime.worker import logger as worker_logger
 from lambda_workflows.testing import WorkflowTestEnv
 
 
@@ -39,3 +43,20 @@ def make_env() -> Iterator[Callable[..., WorkflowTestEnv]]:
     yield make
     for env in reversed(envs):
         env.__exit__(None, None, None)
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """What the engine's Powertools logger writes (the worker's, and its children's: the
+    API's request lines are at INFO while it runs)."""
+    handler = worker_logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    level = api_logger.log_level
+    api_logger.setLevel("INFO")
+    try:
+        yield stream
+    finally:
+        handler.setStream(previous)
+        api_logger.setLevel(level)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import logging
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,11 +18,9 @@ from typing import Any
 import pytest
 from lambda_workflows import Workflow, WorkflowApp, WorkflowEntrypoint, WorkflowStep
 from lambda_workflows.handlers.api import ApiHandler
-from lambda_workflows.handlers.api import logger as api_logger
 from lambda_workflows.http.wsgi import serve
 from lambda_workflows.metrics import RecordingMetrics
 from lambda_workflows.names import HTTP_EVENT_TYPE_PATTERN
-from lambda_workflows.runtime.worker import logger as worker_logger
 from lambda_workflows.testing import WorkflowTestEnv
 
 from functions.app import app
@@ -170,22 +167,6 @@ def test_json_with_a_charset_and_no_content_type_are_accepted(api: Api) -> None:
     assert send(api, "POST", CREATE, '{"id": "c1"}', content_type=None)[0] == 201
     charset = "application/json; charset=utf-8"
     assert send(api, "POST", CREATE, '{"id": "c2"}', content_type=charset)[0] == 201
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """What the engine's Powertools logger (the API's is its child) writes."""
-    handler = worker_logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    level = api_logger.log_level
-    api_logger.setLevel("INFO")
-    try:
-        yield stream
-    finally:
-        handler.setStream(previous)
-        api_logger.setLevel(level)
 
 
 def request_lines(stream: io.StringIO) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from lambda_workflows.handlers.api import MAX_BODY_BYTES, ApiHandler
-from lambda_workflows.handlers.api import logger as api_logger
 from lambda_workflows.metrics import (
     ClientErrors,
     EventsSent,
@@ -19,7 +18,6 @@ from lambda_workflows.metrics import (
     RecordingMetrics,
     ServerErrors,
 )
-from lambda_workflows.runtime.worker import logger as worker_logger
 from lambda_workflows.testing import WorkflowTestEnv
 
 from functions.app import app
@@ -497,22 +495,6 @@ def test_openapi_names_every_model_and_error_response(api: Api) -> None:
 
 
 # -- logs --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """What the engine's Powertools logger (the API's is its child) writes."""
-    handler = worker_logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    level = api_logger.log_level
-    api_logger.setLevel("INFO")
-    try:
-        yield stream
-    finally:
-        handler.setStream(previous)
-        api_logger.setLevel(level)
 
 
 def test_each_request_logs_one_json_line_with_its_keys(api: Api, log_stream: io.StringIO) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -119,19 +117,6 @@ class Logged(WorkflowEntrypoint[Any]):
             return "ok"
 
         return await step.do("noisy", noisy, retries={"limit": 1, "delay": "0 seconds"})
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """What the Powertools logger of the worker (and its child loggers) writes."""
-    handler = worker_logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    try:
-        yield stream
-    finally:
-        handler.setStream(previous)
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, Any]]:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -232,18 +231,6 @@ class _BareContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 900_000
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    handler = worker_logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    try:
-        yield stream
-    finally:
-        handler.setStream(previous)
 
 
 def _batch(wakeups: MemoryWakeups) -> dict[str, Any]:
