@@ -127,8 +127,19 @@ CREATE = "/workflows/race/instances"
         ('{"params": NaN}', False, "invalid_json", "NaN"),
         ('{"params": [Infinity]}', False, "invalid_json", "Infinity"),
         ('{"params": {"x": -Infinity}}', False, "invalid_json", "Infinity"),
+        ('{"params": [1e400]}', False, "invalid_json", "range"),
     ],
-    ids=["bad-base64", "not-utf8", "raw-surrogate", "deep", "huge-int", "nan", "inf", "-inf"],
+    ids=[
+        "bad-base64",
+        "not-utf8",
+        "raw-surrogate",
+        "deep",
+        "huge-int",
+        "nan",
+        "inf",
+        "-inf",
+        "1e400",
+    ],
 )
 def test_bodies_that_broke_the_parser_are_400s(
     api: Api, body: str, base64_encoded: bool, code: str, word: str

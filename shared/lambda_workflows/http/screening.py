@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from typing import Any, NoReturn
 
@@ -96,9 +97,18 @@ def _no_constant(name: str) -> NoReturn:
     raise InvalidJsonError(f"the request body is not JSON: {name} is not a JSON number")
 
 
+def _finite(number: str) -> float:
+    value = float(number)
+    if math.isinf(value):
+        raise InvalidJsonError(
+            f"the request body is not JSON the API takes: {number[:40]} is out of a double's range"
+        )
+    return value
+
+
 def _check_json(text: str) -> None:
     try:
-        json.loads(text, parse_constant=_no_constant)
+        json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except InvalidJsonError:
         raise
     except RecursionError:
