@@ -10,7 +10,7 @@ stamp=.venv/.lwf-installed
 want="$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip==26.3"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev,cdk]"
   echo "$want" > "$stamp"
 fi
 export PATH="$root/.venv/bin:$PATH"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import io
 import logging

@@ -1,0 +1,255 @@
+"""`WorkflowEngine`: the L3 construct that deploys a workflow app."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from lambda_workflows.app import WorkflowApp, configured_app_path, import_app
+from lambda_workflows.cdk import messaging, permissions, storage
+
+ENTRY = "lambda_workflows.handlers.entry"
+_SCHEDULE = re.compile(r"^(cron|rate)\(.*\)$")
+
+
+@dataclass(frozen=True)
+class WorkflowEngineProps:
+    """Options of `WorkflowEngine` (every one has a production default)."""
+
+    worker_timeout: Duration = field(default_factory=lambda: Duration.minutes(5))
+    worker_batch_size: int = 10
+    worker_max_concurrency: int | None = None
+    memory_size: int = 1024
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    versioned_bucket: bool = False
+    throttling_rate_limit: float = 100
+    throttling_burst_limit: int = 200
+    tracing: bool = False
+
+
+class WorkflowEngine(Construct):
+    """Everything a workflow app needs on AWS: journal table, wake-up queue and DLQ,
+    Scheduler group and role, results bucket, worker / api / cron / sweeper functions (one
+    role each), the REST API (IAM auth), one EventBridge rule per cron.
+
+    `app` is `module:attribute` (default: `[tool.lambda-workflows] app` of the project);
+    `code` is the functions' code (default: the project folder as an asset).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        app: str | None = None,
+        project_dir: str | Path | None = None,
+        code: lambda_.Code | None = None,
+        props: WorkflowEngineProps | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        options = props or WorkflowEngineProps()
+        app_path, folder = _app_path(app, project_dir)
+        self.app_path = app_path
+        self.app: WorkflowApp = _import(app_path, folder)
+        self.code = code or lambda_.Code.from_asset(str(folder), exclude=_EXCLUDE)
+        stack = Stack.of(self)
+
+        self.table = storage.journal_table(self, options.removal_policy)
+        self.bucket = storage.results_bucket(self, options.removal_policy, options.versioned_bucket)
+        self.queue, self.dead_letters = messaging.wakeup_queues(self, options.worker_timeout)
+        group = f"{stack.stack_name}-{construct_id}"[:64]
+        self.schedule_group, schedules_arn = messaging.schedule_group(self, group)
+        self.scheduler_role = messaging.scheduler_role(self, self.queue)
+
+        environment = {
+            "LWF_APP": app_path,
+            "LWF_TABLE_NAME": self.table.table_name,
+            "LWF_QUEUE_URL": self.queue.queue_url,
+            "LWF_QUEUE_ARN": self.queue.queue_arn,
+            "LWF_BUCKET_NAME": self.bucket.bucket_name,
+            "LWF_SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
+            "LWF_SCHEDULE_GROUP": self.schedule_group,
+            "POWERTOOLS_SERVICE_NAME": "lambda-workflows",
+        }
+        common = [permissions.journal(self.table), *permissions.results(self.bucket)]
+        send = permissions.send(self.queue)
+
+        self.worker = self._function(
+            "Worker", "worker", options, environment, options.worker_timeout,
+            [*common, send, *permissions.schedule(schedules_arn, self.scheduler_role)],
+        )  # fmt: skip
+        self.worker.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=options.worker_batch_size,
+                report_batch_item_failures=True,
+                max_concurrency=options.worker_max_concurrency,
+            )
+        )
+        short = Duration.seconds(29)
+        self.api_function = self._function(
+            "Api", "api", options, environment, short, [*common, send]
+        )
+        self.sweeper = self._function(
+            "Sweeper", "sweeper", options, environment, Duration.minutes(1), [*common, send]
+        )
+        events.Rule(
+            self,
+            "SweepEveryMinute",
+            schedule=events.Schedule.rate(Duration.minutes(1)),
+            targets=[targets.LambdaFunction(self.sweeper)],
+        )
+        self.cron: lambda_.Function | None = None
+        if self.app.crons:
+            self.cron = self._function(
+                "Cron", "cron", options, environment, Duration.minutes(1), [*common, send]
+            )
+            for cron in self.app.crons:
+                events.Rule(
+                    self,
+                    f"Cron{_identifier(cron.name)}",
+                    schedule=events.Schedule.expression(_schedule_expression(cron.expression)),
+                    targets=[
+                        targets.LambdaFunction(
+                            self.cron,
+                            event=events.RuleTargetInput.from_object(
+                                {"cron": cron.name, "time": events.EventField.time}
+                            ),
+                        )
+                    ],
+                )
+        self.api = self._rest_api(options)
+
+        CfnOutput(self, "ApiUrl", value=self.api.url)
+        CfnOutput(self, "TableName", value=self.table.table_name)
+        CfnOutput(self, "QueueUrl", value=self.queue.queue_url)
+        CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
+        CfnOutput(self, "ScheduleGroup", value=self.schedule_group)
+
+    def _function(
+        self,
+        construct_id: str,
+        entry: str,
+        options: WorkflowEngineProps,
+        environment: dict[str, str],
+        timeout: Duration,
+        statements: list[iam.PolicyStatement],
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            retention=options.log_retention,
+            removal_policy=options.removal_policy,
+        )
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        )
+        for statement in statements:
+            role.add_to_policy(statement)
+        return lambda_.Function(
+            self,
+            construct_id,
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=f"{ENTRY}.{entry}",
+            code=self.code,
+            role=role,
+            timeout=timeout,
+            memory_size=options.memory_size,
+            environment=environment,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE if options.tracing else lambda_.Tracing.DISABLED,
+        )
+
+    def _rest_api(self, options: WorkflowEngineProps) -> apigateway.LambdaRestApi:
+        access_logs = logs.LogGroup(
+            self,
+            "ApiAccessLogs",
+            retention=options.log_retention,
+            removal_policy=options.removal_policy,
+        )
+        return apigateway.LambdaRestApi(
+            self,
+            "InstanceApi",
+            handler=self.api_function,
+            proxy=True,
+            cloud_watch_role=False,
+            default_method_options=apigateway.MethodOptions(
+                authorization_type=apigateway.AuthorizationType.IAM
+            ),
+            deploy_options=apigateway.StageOptions(
+                stage_name="prod",
+                throttling_rate_limit=options.throttling_rate_limit,
+                throttling_burst_limit=options.throttling_burst_limit,
+                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                tracing_enabled=options.tracing,
+            ),
+        )
+
+
+_EXCLUDE = [
+    ".*",
+    "cdk.out",
+    "node_modules",
+    "tests",
+    "docs",
+    "benchmarks",
+    "**/__pycache__",
+    "*.pyc",
+    "*.egg-info",
+]
+"""What the default code asset leaves out of the project folder (caches, tests, docs)."""
+
+
+def _app_path(app: str | None, project_dir: str | Path | None) -> tuple[str, Path]:
+    folder = Path(project_dir).resolve() if project_dir is not None else None
+    if app is not None:
+        return app, folder or Path.cwd()
+    return configured_app_path(folder)
+
+
+def _import(path: str, folder: Path) -> WorkflowApp:
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return import_app(path)
+
+
+def _identifier(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+
+
+def _schedule_expression(expression: str) -> str:
+    text = expression.strip()
+    return text if _SCHEDULE.match(text) else f"cron({text})"

@@ -1,0 +1,73 @@
+"""The journal table and the results bucket."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from lambda_workflows.aws.dynamodb.schema import table_definition
+
+TTL_ATTRIBUTE = "ttl"
+"""Epoch seconds after which DynamoDB may delete a finished instance's items."""
+
+_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
+
+
+def journal_table(scope: Construct, removal_policy: RemovalPolicy) -> dynamodb.Table:
+    """The step journal: the keys and indexes of `table_definition`, on demand, with
+    point-in-time recovery and a TTL attribute."""
+    definition = table_definition("unused")
+    types = {
+        a["AttributeName"]: _TYPES[a["AttributeType"]] for a in definition["AttributeDefinitions"]
+    }
+
+    def attribute(name: str) -> dynamodb.Attribute:
+        return dynamodb.Attribute(name=name, type=types[name])
+
+    keys = {k["KeyType"]: k["AttributeName"] for k in definition["KeySchema"]}
+    table = dynamodb.Table(
+        scope,
+        "Journal",
+        partition_key=attribute(keys["HASH"]),
+        sort_key=attribute(keys["RANGE"]),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        time_to_live_attribute=TTL_ATTRIBUTE,
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+        removal_policy=removal_policy,
+    )
+    for index in definition["GlobalSecondaryIndexes"]:
+        index_keys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
+        projection = index["Projection"]
+        include = projection.get("NonKeyAttributes")
+        table.add_global_secondary_index(
+            index_name=index["IndexName"],
+            partition_key=attribute(index_keys["HASH"]),
+            sort_key=attribute(index_keys["RANGE"]),
+            projection_type=(
+                dynamodb.ProjectionType.INCLUDE if include else dynamodb.ProjectionType.ALL
+            ),
+            non_key_attributes=include,
+        )
+    return table
+
+
+def results_bucket(scope: Construct, removal_policy: RemovalPolicy, versioned: bool) -> s3.Bucket:
+    """Large step results, params, outputs and event payloads: encrypted, TLS only, no
+    public access."""
+    return s3.Bucket(
+        scope,
+        "Results",
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned=versioned,
+        removal_policy=removal_policy,
+        auto_delete_objects=False,
+    )

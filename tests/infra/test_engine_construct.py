@@ -1,0 +1,203 @@
+"""The `WorkflowEngine` construct on the example app (the stack of `infra/app.py`):
+template assertions for each resource and IAM policy (synthesized once for the module),
+and a minimal app that gets a smaller stack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Match, Template
+from lambda_workflows.cdk import WorkflowEngine
+
+from functions.app import app as example_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _synth(tmp: Path, app_path: str) -> Template:
+    code_dir = tmp / app_path.replace(":", "_")
+    code_dir.mkdir()
+    (code_dir / "placeholder.py").write_text("")
+    cdk_app = App()
+    stack = Stack(cdk_app, "Workflows")
+    WorkflowEngine(
+        stack,
+        "Engine",
+        app=app_path,
+        project_dir=ROOT,
+        code=lambda_.Code.from_asset(str(code_dir)),
+    )
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    """The stack `infra/app.py` (what `cdk.json` runs) builds for the example app."""
+    from infra.app import build
+
+    return Template.from_stack(build(App()))
+
+
+@pytest.fixture(scope="module")
+def minimal(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return _synth(tmp_path_factory.mktemp("code"), "tests.infra.minimal_app:app")
+
+
+def _resources(template: Template, kind: str) -> dict[str, Any]:
+    return dict(template.find_resources(kind))
+
+
+def test_every_function_is_arm64_python_with_its_own_role(template: Template) -> None:
+    functions = _resources(template, "AWS::Lambda::Function")
+    handlers = sorted(f["Properties"]["Handler"] for f in functions.values())
+    assert handlers == [
+        f"lambda_workflows.handlers.entry.{name}" for name in ("api", "cron", "sweeper", "worker")
+    ]
+    roles = {str(f["Properties"]["Role"]) for f in functions.values()}
+    assert len(roles) == 4
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["Architectures"] == ["arm64"]
+        assert props["Runtime"] == "python3.12"
+        assert props["Environment"]["Variables"]["LWF_APP"] == "functions.app:app"
+        assert "LoggingConfig" in props
+
+
+def _statements(template: Template) -> list[dict[str, Any]]:
+    found = []
+    for policy in _resources(template, "AWS::IAM::Policy").values():
+        found += policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def test_no_policy_has_a_wildcard_action_or_an_unscoped_resource(template: Template) -> None:
+    statements = _statements(template)
+    assert statements
+    for statement in statements:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        for action in actions:
+            assert "*" not in action, statement
+        resources = statement["Resource"]
+        for resource in resources if isinstance(resources, list) else [resources]:
+            assert resource != "*", statement
+
+
+def test_the_worker_may_schedule_only_in_the_apps_group(template: Template) -> None:
+    schedule = [s for s in _statements(template) if s["Action"] == "scheduler:CreateSchedule"]
+    assert len(schedule) == 1
+    assert "schedule/LambdaWorkflows-Engine/*" in str(schedule[0]["Resource"])
+    template.has_resource_properties(
+        "AWS::Scheduler::ScheduleGroup", {"Name": "LambdaWorkflows-Engine"}
+    )
+
+
+def test_every_api_method_wants_iam_auth(template: Template) -> None:
+    methods = _resources(template, "AWS::ApiGateway::Method")
+    assert methods
+    for method in methods.values():
+        assert method["Properties"]["AuthorizationType"] == "AWS_IAM"
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {"AccessLogSetting": Match.object_like({}), "MethodSettings": Match.any_value()},
+    )
+
+
+def test_the_bucket_blocks_public_access_and_plain_http(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like(
+            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+        )])}},
+    )  # fmt: skip
+
+
+def test_the_queue_redrives_to_its_dlq_and_feeds_the_worker(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {"RedrivePolicy": {"deadLetterTargetArn": Match.any_value(), "maxReceiveCount": 5},
+         "VisibilityTimeout": 1800},
+    )  # fmt: skip
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"BatchSize": 10, "FunctionResponseTypes": ["ReportBatchItemFailures"]},
+    )
+
+
+def test_the_journal_matches_the_engines_table_definition(template: Template) -> None:
+    from lambda_workflows.aws.dynamodb.schema import table_definition
+
+    definition = table_definition("x")
+    [table] = _resources(template, "AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert props["KeySchema"] == definition["KeySchema"]
+    assert sorted(i["IndexName"] for i in props["GlobalSecondaryIndexes"]) == sorted(
+        i["IndexName"] for i in definition["GlobalSecondaryIndexes"]
+    )
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"]["Enabled"] is True
+
+
+def test_one_rule_per_cron_plus_the_sweeper(template: Template) -> None:
+    rules = _resources(template, "AWS::Events::Rule")
+    expressions = sorted(r["Properties"]["ScheduleExpression"] for r in rules.values())
+    wanted = sorted(
+        ["rate(1 minute)"]
+        + [
+            c.expression if c.expression.startswith(("cron(", "rate(")) else f"cron({c.expression})"
+            for c in example_app.crons
+        ]
+    )
+    assert expressions == wanted
+    cron_inputs = [
+        r["Properties"]["Targets"][0]["InputTransformer"]
+        for r in rules.values()
+        if "InputTransformer" in r["Properties"]["Targets"][0]
+    ]
+    assert len(cron_inputs) == len(list(example_app.crons))
+    for transformer in cron_inputs:
+        assert transformer["InputPathsMap"] == {"time": "$.time"}
+        assert '"time":<time>' in transformer["InputTemplate"]
+
+
+def test_the_outputs_name_what_clients_and_tests_need(template: Template) -> None:
+    outputs = list(template.to_json()["Outputs"])
+    for wanted in ("ApiUrl", "TableName", "QueueUrl", "BucketName", "ScheduleGroup"):
+        assert any(name.startswith(f"Engine{wanted}") for name in outputs), (wanted, outputs)
+
+
+def test_an_app_without_crons_gets_no_cron_function_or_rule(
+    template: Template, minimal: Template
+) -> None:
+    assert len(_resources(minimal, "AWS::Lambda::Function")) == 3
+    assert len(_resources(minimal, "AWS::Events::Rule")) == 1
+    assert len(minimal.to_json()["Resources"]) < len(template.to_json()["Resources"])
+
+
+def test_cfn_lint_finds_nothing(template: Template, minimal: Template) -> None:
+    """W3005 (a DependsOn that a GetAtt already implies) is how CDK ties a function to its
+    role's policy; everything else must be clean."""
+    from cfnlint.api import ManualArgs, lint
+
+    config = ManualArgs(regions=["us-east-1"], ignore_checks=["W3005"])
+    for synthesized in (template, minimal):
+        matches = lint(json.dumps(synthesized.to_json()), config=config)
+        assert [str(m) for m in matches] == []
