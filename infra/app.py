@@ -14,7 +14,8 @@ from pathlib import Path
 # Node 20 is what the README asks for; jsii runs on it and would print a banner per call.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from aws_cdk import App, Stack
+from aws_cdk import App, Stack, Validations
+from cdk_nag import AwsSolutionsChecks
 from lambda_workflows.cdk import WorkflowEngine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,5 +30,6 @@ def build(app: App) -> Stack:
 
 if __name__ == "__main__":
     cdk_app = App()
+    Validations.of(cdk_app).add_plugins(AwsSolutionsChecks(cdk_app))  # findings fail the synth
     build(cdk_app)
     cdk_app.synth()

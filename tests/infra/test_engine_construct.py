@@ -19,7 +19,7 @@ from functions.app import app as example_app
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _synth(tmp: Path, app_path: str) -> Template:
+def _minimal_stack(tmp: Path, app_path: str) -> Stack:
     code_dir = tmp / app_path.replace(":", "_")
     code_dir.mkdir()
     (code_dir / "placeholder.py").write_text("")
@@ -32,20 +32,30 @@ def _synth(tmp: Path, app_path: str) -> Template:
         project_dir=ROOT,
         code=lambda_.Code.from_asset(str(code_dir)),
     )
-    return Template.from_stack(stack)
+    return stack
 
 
 @pytest.fixture(scope="module")
-def template() -> Template:
+def example_stack() -> Stack:
     """The stack `infra/app.py` (what `cdk.json` runs) builds for the example app."""
     from infra.app import build
 
-    return Template.from_stack(build(App()))
+    return build(App())
 
 
 @pytest.fixture(scope="module")
-def minimal(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    return _synth(tmp_path_factory.mktemp("code"), "tests.infra.minimal_app:app")
+def minimal_stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    return _minimal_stack(tmp_path_factory.mktemp("code"), "tests.infra.minimal_app:app")
+
+
+@pytest.fixture(scope="module")
+def template(example_stack: Stack) -> Template:
+    return Template.from_stack(example_stack)
+
+
+@pytest.fixture(scope="module")
+def minimal(minimal_stack: Stack) -> Template:
+    return Template.from_stack(minimal_stack)
 
 
 def _resources(template: Template, kind: str) -> dict[str, Any]:
@@ -63,7 +73,7 @@ def test_every_function_is_arm64_python_with_its_own_role(template: Template) ->
     for function in functions.values():
         props = function["Properties"]
         assert props["Architectures"] == ["arm64"]
-        assert props["Runtime"] == "python3.12"
+        assert props["Runtime"] == "python3.14"
         assert props["Environment"]["Variables"]["LWF_APP"] == "functions.app:app"
         assert "LoggingConfig" in props
 
@@ -201,3 +211,25 @@ def test_cfn_lint_finds_nothing(template: Template, minimal: Template) -> None:
     for synthesized in (template, minimal):
         matches = lint(json.dumps(synthesized.to_json()), config=config)
         assert [str(m) for m in matches] == []
+
+
+def test_cdk_nag_finds_nothing_unacknowledged(example_stack: Stack, minimal_stack: Stack) -> None:
+    """AwsSolutions on both stacks: clean, each acknowledgment naming its finding."""
+    from cdk_nag import AwsSolutionsChecks
+
+    for stack in (example_stack, minimal_stack):
+        report = AwsSolutionsChecks(stack.node.root).validate_scope(stack)
+        assert [v.rule_name for v in report.violations] == []
+        assert report.success
+
+
+def test_cdk_nag_would_catch_a_resource_the_construct_did_not_vet(
+    tmp_path: Path,
+) -> None:
+    from aws_cdk import aws_s3 as s3
+    from cdk_nag import AwsSolutionsChecks
+
+    stack = _minimal_stack(tmp_path, "tests.infra.minimal_app:app")
+    s3.Bucket(stack, "Plain")
+    report = AwsSolutionsChecks(stack.node.root).validate_scope(stack)
+    assert "AwsSolutions-S10" in {v.rule_name for v in report.violations}

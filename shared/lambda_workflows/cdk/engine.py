@@ -18,9 +18,10 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from lambda_workflows.app import WorkflowApp, configured_app_path, import_app
-from lambda_workflows.cdk import messaging, permissions, storage
+from lambda_workflows.cdk import compliance, messaging, permissions, storage
 
 ENTRY = "lambda_workflows.handlers.entry"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
 _SCHEDULE = re.compile(r"^(cron|rate)\(.*\)$")
 
 
@@ -66,12 +67,17 @@ class WorkflowEngine(Construct):
         self.app: WorkflowApp = _import(app_path, folder)
         self.code = code or lambda_.Code.from_asset(str(folder), exclude=_EXCLUDE)
         stack = Stack.of(self)
+        self.stack = stack
+        self.roles: list[iam.Role] = []
 
         self.table = storage.journal_table(self, options.removal_policy)
         self.bucket = storage.results_bucket(self, options.removal_policy, options.versioned_bucket)
         self.queue, self.dead_letters = messaging.wakeup_queues(self, options.worker_timeout)
         group = f"{stack.stack_name}-{construct_id}"[:64]
         self.schedule_group, schedules_arn = messaging.schedule_group(self, group)
+        self.schedules_arn_pattern = (
+            f"arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{group}/*"
+        )
         self.scheduler_role = messaging.scheduler_role(self, self.queue)
 
         environment = {
@@ -138,6 +144,7 @@ class WorkflowEngine(Construct):
         CfnOutput(self, "QueueUrl", value=self.queue.queue_url)
         CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
         CfnOutput(self, "ScheduleGroup", value=self.schedule_group)
+        compliance.acknowledge(self)
 
     def _function(
         self,
@@ -167,10 +174,11 @@ class WorkflowEngine(Construct):
         )
         for statement in statements:
             role.add_to_policy(statement)
+        self.roles.append(role)
         return lambda_.Function(
             self,
             construct_id,
-            runtime=lambda_.Runtime.PYTHON_3_12,
+            runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=f"{ENTRY}.{entry}",
             code=self.code,
@@ -189,7 +197,7 @@ class WorkflowEngine(Construct):
             retention=options.log_retention,
             removal_policy=options.removal_policy,
         )
-        return apigateway.LambdaRestApi(
+        api = apigateway.LambdaRestApi(
             self,
             "InstanceApi",
             handler=self.api_function,
@@ -217,6 +225,10 @@ class WorkflowEngine(Construct):
                 tracing_enabled=options.tracing,
             ),
         )
+        api.add_request_validator(
+            "RequestValidator", validate_request_parameters=True, validate_request_body=True
+        )
+        return api
 
 
 _EXCLUDE = [

@@ -1,0 +1,66 @@
+"""cdk-nag (AwsSolutions) acknowledgments of the construct: each names its rule, the exact
+finding, and why it holds for this stack."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, CfnElement, Validations
+from constructs import Construct
+
+if TYPE_CHECKING:
+    from lambda_workflows.cdk.engine import WorkflowEngine
+
+
+def acknowledge(engine: WorkflowEngine) -> None:
+    """Record why the remaining AwsSolutions findings are accepted."""
+    stack_resources = {
+        "index": f"Resource::<{_logical_id(engine, engine.table)}.Arn>/index/*",
+        "objects": f"Resource::<{_logical_id(engine, engine.bucket)}.Arn>/*",
+        "schedules": f"Resource::{engine.schedules_arn_pattern}",
+    }
+    reasons = {
+        "index": "Query on the journal's own GSIs (instances by workflow, due instances); "
+        "the pattern names only this table's indexes.",
+        "objects": "Large results, params and payloads are keyed per instance under this "
+        "bucket; the functions read, write and delete only objects of this bucket.",
+        "schedules": "One-time wake-up schedules get generated names; the pattern is "
+        "limited to this app's schedule group.",
+    }
+    for role in engine.roles:
+        Validations.of(role).acknowledge(
+            *[
+                Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=reasons[key])
+                for key, finding in stack_resources.items()
+            ]
+        )
+    Validations.of(engine.bucket).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-S1",
+            reason="Only the engine's functions touch this bucket, through their roles; "
+            "object access is auditable with CloudTrail data events when needed.",
+        )
+    )
+    Validations.of(engine.api).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-APIG3",
+            reason="Every method requires SigV4 (IAM); a WAF web ACL can be attached to "
+            "the stage by the deployer.",
+        ),
+        Acknowledgment(
+            id="AwsSolutions-APIG6",
+            reason="Access logs are on; execution logging needs an account-wide "
+            "API Gateway CloudWatch role, which this construct does not create.",
+        ),
+        Acknowledgment(
+            id="AwsSolutions-COG4",
+            reason="The API is authorized with IAM (SigV4), as the lwf CLI signs; no "
+            "Cognito user pool is involved.",
+        ),
+    )
+
+
+def _logical_id(engine: WorkflowEngine, construct: Construct) -> str:
+    resource = construct.node.default_child
+    assert isinstance(resource, CfnElement)
+    return engine.stack.get_logical_id(resource)
