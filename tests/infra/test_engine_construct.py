@@ -155,7 +155,11 @@ def test_the_journal_matches_the_engines_table_definition(template: Template) ->
     from lambda_workflows.aws.dynamodb.schema import table_definition
 
     definition = table_definition("x")
-    [table] = _resources(template, "AWS::DynamoDB::Table").values()
+    [table] = [
+        t
+        for key, t in _resources(template, "AWS::DynamoDB::Table").items()
+        if key.startswith("EngineJournal")
+    ]
     props = table["Properties"]
     assert props["KeySchema"] == definition["KeySchema"]
     assert sorted(i["IndexName"] for i in props["GlobalSecondaryIndexes"]) == sorted(
@@ -233,3 +237,61 @@ def test_cdk_nag_would_catch_a_resource_the_construct_did_not_vet(
     s3.Bucket(stack, "Plain")
     report = AwsSolutionsChecks(stack.node.root).validate_scope(stack)
     assert "AwsSolutions-S10" in {v.rule_name for v in report.violations}
+
+
+def _function(template: Template, entry: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [
+        f["Properties"]
+        for f in _resources(template, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"].endswith(f".{entry}")
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+def _policy_of(template: Template, entry: str) -> str:
+    role = _function(template, entry)["Role"]["Fn::GetAtt"][0]
+    [policy] = [
+        p["Properties"]["PolicyDocument"]
+        for p in _resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+    ]
+    return json.dumps(policy)
+
+
+def test_bindings_get_their_resources_names_and_permissions(template: Template) -> None:
+    """The example app's BUCKET, DB, AI and EMAIL: a bucket and a table of their own named
+    in LWF_BINDINGS, the SES identity, Bedrock invoke on the model; only the functions
+    that run workflow code (worker, cron) may use them."""
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+         "BillingMode": "PAY_PER_REQUEST"},
+    )  # fmt: skip
+    assert len(_resources(template, "AWS::S3::Bucket")) == 2
+    template.has_resource_properties(
+        "AWS::SES::EmailIdentity", {"EmailIdentity": Match.string_like_regexp("@")}
+    )
+    bindings = _function(template, "worker")["Environment"]["Variables"]["LWF_BINDINGS"]
+    literal = "".join(part for part in bindings["Fn::Join"][1] if isinstance(part, str))
+    assert '"BUCKET":' in literal
+    assert '"DB":' in literal
+    assert '"AI"' not in literal
+    assert '"EMAIL"' not in literal
+    for entry in ("worker", "cron"):
+        policy = _policy_of(template, entry)
+        assert "bedrock:InvokeModel" in policy
+        assert "ses:SendEmail" in policy
+    for entry in ("api", "sweeper"):
+        policy = _policy_of(template, entry)
+        assert "bedrock" not in policy
+        assert "ses:" not in policy
+
+
+def test_an_app_without_bindings_gets_no_binding_resources(minimal: Template) -> None:
+    assert len(_resources(minimal, "AWS::S3::Bucket")) == 1
+    assert len(_resources(minimal, "AWS::DynamoDB::Table")) == 1
+    assert _resources(minimal, "AWS::SES::EmailIdentity") == {}
+    worker = _function(minimal, "worker")
+    assert "LWF_BINDINGS" not in worker["Environment"]["Variables"]

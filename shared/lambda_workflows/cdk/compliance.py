@@ -14,33 +14,32 @@ if TYPE_CHECKING:
 
 def acknowledge(engine: WorkflowEngine) -> None:
     """Record why the remaining AwsSolutions findings are accepted."""
-    stack_resources = {
-        "index": f"Resource::<{_logical_id(engine, engine.table)}.Arn>/index/*",
-        "objects": f"Resource::<{_logical_id(engine, engine.bucket)}.Arn>/*",
-        "schedules": f"Resource::{engine.schedules_arn_pattern}",
+    findings = {
+        f"Resource::<{_logical_id(engine, engine.table)}.Arn>/index/*": "Query on the "
+        "journal's own GSIs (instances by workflow, due instances); the pattern names only "
+        "this table's indexes.",
+        f"Resource::{engine.schedules_arn_pattern}": "One-time wake-up schedules get "
+        "generated names; the pattern is limited to this app's schedule group.",
     }
-    reasons = {
-        "index": "Query on the journal's own GSIs (instances by workflow, due instances); "
-        "the pattern names only this table's indexes.",
-        "objects": "Large results, params and payloads are keyed per instance under this "
-        "bucket; the functions read, write and delete only objects of this bucket.",
-        "schedules": "One-time wake-up schedules get generated names; the pattern is "
-        "limited to this app's schedule group.",
-    }
+    for bucket in engine.buckets:
+        findings[f"Resource::<{_logical_id(engine, bucket)}.Arn>/*"] = (
+            "Objects are keyed by the engine or the workflow code at run time; the pattern "
+            "names only the objects of this bucket."
+        )
+        Validations.of(bucket).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="Only this app's functions touch the bucket, through their roles; "
+                "object access is auditable with CloudTrail data events when needed.",
+            )
+        )
     for role in engine.roles:
         Validations.of(role).acknowledge(
             *[
-                Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=reasons[key])
-                for key, finding in stack_resources.items()
+                Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=reason)
+                for finding, reason in findings.items()
             ]
         )
-    Validations.of(engine.bucket).acknowledge(
-        Acknowledgment(
-            id="AwsSolutions-S1",
-            reason="Only the engine's functions touch this bucket, through their roles; "
-            "object access is auditable with CloudTrail data events when needed.",
-        )
-    )
     Validations.of(engine.api).acknowledge(
         Acknowledgment(
             id="AwsSolutions-APIG3",

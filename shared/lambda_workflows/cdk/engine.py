@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from lambda_workflows.app import WorkflowApp, configured_app_path, import_app
-from lambda_workflows.cdk import compliance, messaging, permissions, storage
+from lambda_workflows.cdk import bindings, compliance, messaging, permissions, storage
 
 ENTRY = "lambda_workflows.handlers.entry"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -79,6 +80,15 @@ class WorkflowEngine(Construct):
             f"arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{group}/*"
         )
         self.scheduler_role = messaging.scheduler_role(self, self.queue)
+        provisioned = {
+            name: bindings.provision(self, name, spec, options.removal_policy)
+            for name, spec in self.app.bindings.items()
+        }
+        self.buckets = [self.bucket] + [b for p in provisioned.values() for b in p.buckets]
+        binding_names = {
+            name: p.physical_name for name, p in provisioned.items() if p.physical_name
+        }
+        workflow_code = [s for p in provisioned.values() for s in p.statements]
 
         environment = {
             "LWF_APP": app_path,
@@ -90,12 +100,15 @@ class WorkflowEngine(Construct):
             "LWF_SCHEDULE_GROUP": self.schedule_group,
             "POWERTOOLS_SERVICE_NAME": "lambda-workflows",
         }
+        if binding_names:
+            environment["LWF_BINDINGS"] = json.dumps(binding_names, sort_keys=True)
         common = [permissions.journal(self.table), *permissions.results(self.bucket)]
         send = permissions.send(self.queue)
 
         self.worker = self._function(
             "Worker", "worker", options, environment, options.worker_timeout,
-            [*common, send, *permissions.schedule(schedules_arn, self.scheduler_role)],
+            [*common, send, *permissions.schedule(schedules_arn, self.scheduler_role),
+             *workflow_code],
         )  # fmt: skip
         self.worker.add_event_source(
             sources.SqsEventSource(
@@ -121,7 +134,12 @@ class WorkflowEngine(Construct):
         self.cron: lambda_.Function | None = None
         if self.app.crons:
             self.cron = self._function(
-                "Cron", "cron", options, environment, Duration.minutes(1), [*common, send]
+                "Cron",
+                "cron",
+                options,
+                environment,
+                Duration.minutes(1),
+                [*common, send, *workflow_code],
             )
             for cron in self.app.crons:
                 events.Rule(

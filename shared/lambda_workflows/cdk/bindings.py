@@ -1,0 +1,103 @@
+"""The AWS resources of an app's bindings (`WorkflowApp(bindings={...})`), and the
+statements that let the functions running workflow code use them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ses as ses
+from constructs import Construct
+
+from lambda_workflows.bindings import AI, BindingSpec, Bucket, Email, Table
+from lambda_workflows.errors import ValidationError
+
+
+@dataclass
+class Provisioned:
+    """What one binding became: its physical name for `LWF_BINDINGS` (if it has one), the
+    statements its users need, and the buckets among its resources (for cdk-nag)."""
+
+    physical_name: str | None = None
+    statements: list[iam.PolicyStatement] = field(default_factory=list)
+    buckets: list[s3.Bucket] = field(default_factory=list)
+
+
+def _construct_id(name: str) -> str:
+    return "Binding" + "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", name) if p)
+
+
+def provision(
+    scope: Construct, name: str, spec: BindingSpec, removal_policy: RemovalPolicy
+) -> Provisioned:
+    """Create binding `name`'s resource in `scope`."""
+    construct_id = _construct_id(name)
+    if isinstance(spec, Bucket):
+        bucket = s3.Bucket(
+            scope,
+            construct_id,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=removal_policy,
+        )
+        return Provisioned(
+            bucket.bucket_name,
+            [
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    resources=[bucket.arn_for_objects("*")],
+                ),
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
+            ],
+            [bucket],
+        )
+    if isinstance(spec, Table):
+        table = dynamodb.Table(
+            scope,
+            construct_id,
+            partition_key=dynamodb.Attribute(
+                name=spec.partition_key, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=(
+                dynamodb.Attribute(name=spec.sort_key, type=dynamodb.AttributeType.STRING)
+                if spec.sort_key
+                else None
+            ),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=removal_policy,
+        )
+        actions = ["GetItem", "PutItem", "DeleteItem", "Query", "BatchWriteItem"]
+        return Provisioned(
+            table.table_name,
+            [
+                iam.PolicyStatement(
+                    actions=[f"dynamodb:{a}" for a in actions], resources=[table.table_arn]
+                )
+            ],
+        )
+    if isinstance(spec, Email):
+        identity = ses.EmailIdentity(scope, construct_id, identity=ses.Identity.email(spec.sender))
+        arn = Stack.of(scope).format_arn(
+            service="ses", resource="identity", resource_name=identity.email_identity_name
+        )
+        return Provisioned(None, [iam.PolicyStatement(actions=["ses:SendEmail"], resources=[arn])])
+    if isinstance(spec, AI):
+        model = Stack.of(scope).format_arn(
+            service="bedrock", account="", resource="foundation-model", resource_name=spec.model_id
+        )
+        return Provisioned(
+            None, [iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model])]
+        )
+    raise ValidationError(
+        f"binding {name!r}: a {type(spec).__name__} has no AWS resource the CDK construct "
+        "knows how to create"
+    )
