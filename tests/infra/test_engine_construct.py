@@ -40,7 +40,7 @@ def example_stack() -> Stack:
     """The stack `infra/app.py` (what `cdk.json` runs) builds for the example app."""
     from infra.app import build
 
-    return build(App())
+    return build(App(context={"aws:cdk:bundling-stacks": []}))
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from lambda_workflows.app import WorkflowApp, configured_app_path, import_app
-from lambda_workflows.cdk import bindings, compliance, messaging, permissions, storage
+from lambda_workflows.cdk import bindings, bundling, compliance, messaging, permissions, storage
 
 ENTRY = "lambda_workflows.handlers.entry"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -48,7 +48,8 @@ class WorkflowEngine(Construct):
     role each), the REST API (IAM auth), one EventBridge rule per cron.
 
     `app` is `module:attribute` (default: `[tool.lambda-workflows] app` of the project);
-    `code` is the functions' code (default: the project folder as an asset).
+    `code` is the functions' code (default: the app's package and the project's
+    dependencies, bundled locally for Lambda arm64 without Docker; see `cdk.bundling`).
     """
 
     def __init__(
@@ -66,7 +67,7 @@ class WorkflowEngine(Construct):
         app_path, folder = _app_path(app, project_dir)
         self.app_path = app_path
         self.app: WorkflowApp = _import(app_path, folder)
-        self.code = code or lambda_.Code.from_asset(str(folder), exclude=_EXCLUDE)
+        self.code = code or bundling.bundled_code(folder, app_path, RUNTIME)
         stack = Stack.of(self)
         self.stack = stack
         self.roles: list[iam.Role] = []
@@ -247,20 +248,6 @@ class WorkflowEngine(Construct):
             "RequestValidator", validate_request_parameters=True, validate_request_body=True
         )
         return api
-
-
-_EXCLUDE = [
-    ".*",
-    "cdk.out",
-    "node_modules",
-    "tests",
-    "docs",
-    "benchmarks",
-    "**/__pycache__",
-    "*.pyc",
-    "*.egg-info",
-]
-"""What the default code asset leaves out of the project folder (caches, tests, docs)."""
 
 
 def _app_path(app: str | None, project_dir: str | Path | None) -> tuple[str, Path]:
