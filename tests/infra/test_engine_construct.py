@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
-from lambda_workflows.cdk import WorkflowEngine
+from lambda_workflows.cdk import WorkflowEngine, WorkflowEngineProps
 
 from functions.app import app as example_app
 
@@ -295,3 +295,47 @@ def test_an_app_without_bindings_gets_no_binding_resources(minimal: Template) ->
     assert _resources(minimal, "AWS::SES::EmailIdentity") == {}
     worker = _function(minimal, "worker")
     assert "LWF_BINDINGS" not in worker["Environment"]["Variables"]
+
+
+def test_alarms_watch_the_dlq_the_worker_and_the_api(template: Template) -> None:
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    watched = sorted(
+        (a["Properties"].get("Namespace"), a["Properties"].get("MetricName"))
+        for a in alarms.values()
+    )
+    assert watched == [
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    ]
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert (props["Threshold"], props["EvaluationPeriods"]) == (1, 1)
+        assert props["TreatMissingData"] == "notBreaching"
+        assert "AlarmActions" not in props
+    body = json.dumps(_resources(template, "AWS::CloudWatch::Dashboard"))
+    for metric in ("StepsCompleted", "StepFailures", "WakeupLagMs", "LambdaWorkflows"):
+        assert metric in body
+
+
+def test_alarms_notify_the_topic_given(tmp_path: Path) -> None:
+    from aws_cdk import aws_sns as sns
+
+    app = App()
+    topic_stack = Stack(app, "Topics")
+    topic = sns.Topic(topic_stack, "Ops", enforce_ssl=True)
+    stack = Stack(app, "WithTopic")
+    code_dir = tmp_path / "code"
+    code_dir.mkdir()
+    WorkflowEngine(
+        stack,
+        "Engine",
+        app="tests.infra.minimal_app:app",
+        project_dir=ROOT,
+        code=lambda_.Code.from_asset(str(code_dir)),
+        props=WorkflowEngineProps(alarm_topic=topic),
+    )
+    alarms = _resources(Template.from_stack(stack), "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 4
+    assert all(len(a["Properties"]["AlarmActions"]) == 1 for a in alarms.values())

@@ -16,10 +16,19 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from lambda_workflows.app import WorkflowApp, configured_app_path, import_app
-from lambda_workflows.cdk import bindings, bundling, compliance, messaging, permissions, storage
+from lambda_workflows.cdk import (
+    bindings,
+    bundling,
+    compliance,
+    messaging,
+    observability,
+    permissions,
+    storage,
+)
 
 ENTRY = "lambda_workflows.handlers.entry"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -40,6 +49,9 @@ class WorkflowEngineProps:
     throttling_rate_limit: float = 100
     throttling_burst_limit: int = 200
     tracing: bool = False
+    alarm_topic: sns.ITopic | None = None
+    """Where alarms notify (none by default: they still show in CloudWatch)."""
+    metrics_namespace: str = "LambdaWorkflows"
 
 
 class WorkflowEngine(Construct):
@@ -100,6 +112,7 @@ class WorkflowEngine(Construct):
             "LWF_SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
             "LWF_SCHEDULE_GROUP": self.schedule_group,
             "POWERTOOLS_SERVICE_NAME": "lambda-workflows",
+            "LWF_METRICS_NAMESPACE": options.metrics_namespace,
         }
         if binding_names:
             environment["LWF_BINDINGS"] = json.dumps(binding_names, sort_keys=True)
@@ -157,6 +170,12 @@ class WorkflowEngine(Construct):
                     ],
                 )
         self.api = self._rest_api(options)
+        self.alarms = observability.alarms(
+            self, self.worker, self.api_function, self.dead_letters, options.alarm_topic
+        )
+        self.dashboard = observability.dashboard(
+            self, group, options.metrics_namespace, self.worker, self.queue, self.dead_letters
+        )
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "TableName", value=self.table.table_name)
