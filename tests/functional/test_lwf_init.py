@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -37,6 +38,9 @@ def test_the_new_project_passes_its_own_tests(tmp_path: Path) -> None:
     assert sorted(p.relative_to(project).as_posix() for p in written) == [
         ".gitignore",
         "README.md",
+        "cdk.json",
+        "infra/__init__.py",
+        "infra/app.py",
         "my_flows/__init__.py",
         "my_flows/app.py",
         "pyproject.toml",
@@ -47,7 +51,6 @@ def test_the_new_project_passes_its_own_tests(tmp_path: Path) -> None:
     assert 'app = "my_flows.app:app"' in pyproject
     assert 'name = "my-flows"' in pyproject
     assert "pip install -e" in pyproject
-    assert not (project / "infra").exists()
 
     # Outside the repo, pytest's rootdir is the new project (its pyproject.toml has
     # [tool.pytest.ini_options]), so neither the repo's pyproject.toml nor its conftest.py
@@ -79,6 +82,37 @@ def test_the_new_project_passes_its_own_tests(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert re.search(r"\b2 passed\b", output), output
+
+
+def test_the_new_projects_cdk_app_synthesizes_its_own_workflows(tmp_path: Path) -> None:
+    """infra/app.py of a new project builds the lambda-workflows construct for that
+    project's app (bundling skipped: it would fetch wheels)."""
+    import importlib.util
+
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    project = tmp_path / "scaffold-synth"
+    init_project(project)
+    spec = importlib.util.spec_from_file_location("scaffold_synth_infra", project / "infra/app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        stack = module.build(App(context={"aws:cdk:bundling-stacks": []}))
+        template = Template.from_stack(stack)
+    finally:
+        sys.path[:] = [p for p in sys.path if p != str(project.resolve())]
+        for name in [m for m in sys.modules if m.split(".")[0] == "scaffold_synth"]:
+            del sys.modules[name]
+    assert stack.stack_name == "ScaffoldSynth"
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert {f["Properties"]["Environment"]["Variables"]["LWF_APP"] for f in functions.values()} == {
+        "scaffold_synth.app:app"
+    }
+    assert len(functions) == 3  # worker, api, sweeper: the app declares no crons
+    assert json.loads((project / "cdk.json").read_text()) == {"app": "python infra/app.py"}
 
 
 def test_name_overrides_the_folder_name(tmp_path: Path) -> None:

@@ -20,10 +20,47 @@ from lambda_workflows.errors import ValidationError
 # `sys.path`, so a package called `email` or `json` would hide the real one).
 RESERVED_NAMES = frozenset({"lambda_workflows", "tests", "test", *sys.stdlib_module_names})
 
-# No deployment is generated yet. INFRA_TEMPLATES is where the CDK app (infra/app.py and
-# cdk.json, instantiating the lambda-workflows construct with `<pkg>.app:app`) will be
-# added once that construct exists; `_project_files` already writes whatever is in it.
-INFRA_TEMPLATES: dict[str, str] = {}
+INFRA_APP = '''\
+"""The CDK app of $project (`cdk synth`, `cdk deploy`): the workflows of `$pkg.app` on
+AWS, with the lambda-workflows construct. Needs `pip install -e ".[cdk]"`, Node.js and
+the AWS CDK CLI (`npm install -g aws-cdk`); bundling needs no Docker."""
+
+from pathlib import Path
+
+from aws_cdk import App, Stack, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from lambda_workflows.cdk import WorkflowEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def build(app: App) -> Stack:
+    """The stack: everything the app declared in `$pkg/app.py` needs."""
+    stack = Stack(app, "$stack")
+    WorkflowEngine(stack, "Engine", project_dir=ROOT)
+    return stack
+
+
+if __name__ == "__main__":
+    cdk_app = App()
+    Validations.of(cdk_app).add_plugins(AwsSolutionsChecks(cdk_app))  # findings fail synth
+    build(cdk_app)
+    cdk_app.synth()
+'''
+
+CDK_JSON = """\
+{
+  "app": "python infra/app.py"
+}
+"""
+
+INFRA_TEMPLATES: dict[str, str] = {
+    "infra/__init__.py": "",
+    "infra/app.py": INFRA_APP,
+    "cdk.json": CDK_JSON,
+}
+"""The deployment: a CDK app using `lambda_workflows.cdk.WorkflowEngine`."""
 
 PYPROJECT = """\
 [build-system]
@@ -43,6 +80,7 @@ dependencies = ["lambda-workflows"]
 
 [project.optional-dependencies]
 dev = ["lambda-workflows[dev]"]
+cdk = ["lambda-workflows[cdk]"]
 
 [tool.setuptools.packages.find]
 include = ["$pkg*"]
@@ -220,6 +258,14 @@ day before it waits for its `reply` event.
 
 Write a `WorkflowEntrypoint` subclass (every side effect in a named `step.do`), list it in
 `WorkflowApp(workflows=[...])` in `$pkg/app.py`, and test it like `tests/test_greeting.py`.
+
+## Deploy
+
+```bash
+pip install -e ".[cdk]" && npm install -g aws-cdk
+cdk bootstrap && cdk deploy     # infra/app.py: the lambda-workflows construct
+lwf workflows list --url <the ApiUrl output>
+```
 """
 
 GITIGNORE = """\
@@ -270,7 +316,8 @@ def _project_files(project: str, pkg: str) -> dict[str, str]:
         ".gitignore": GITIGNORE,
         **INFRA_TEMPLATES,
     }
-    values = {"project": project, "pkg": pkg}
+    stack = "".join(part.capitalize() for part in pkg.split("_") if part)
+    values = {"project": project, "pkg": pkg, "stack": stack}
     return {path: Template(text).substitute(values) for path, text in templates.items()}
 
 
