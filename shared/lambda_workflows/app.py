@@ -15,7 +15,12 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from lambda_workflows.api import WorkflowEntrypoint
-from lambda_workflows.errors import InvalidParamsError, ValidationError, WorkflowNotFoundError
+from lambda_workflows.errors import (
+    InvalidParamsError,
+    ValidationError,
+    WorkflowNotFoundError,
+    capped,
+)
 from lambda_workflows.names import check_workflow_name
 from lambda_workflows.schedule_expressions import ScheduleExpression, parse_schedule
 
@@ -57,16 +62,18 @@ class Workflow:
         try:
             parsed = model.model_validate({} if params is None else params)
         except PydanticValidationError as exc:
-            details = [
-                {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]}
-                for err in exc.errors()
-            ]
+            details, more = capped(
+                [
+                    {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]}
+                    for err in exc.errors()
+                ]
+            )
             fields = "; ".join(
-                f"{'.'.join(str(part) for part in err['loc']) or 'params'}: {err['msg']}"
-                for err in exc.errors()
+                f"{'.'.join(str(part) for part in d['loc']) or 'params'}: {d['msg']}"
+                for d in details
             )
             raise InvalidParamsError(
-                f"invalid params for workflow {self.name!r}: {fields}", details=details
+                f"invalid params for workflow {self.name!r}: {fields}{more}", details=details
             ) from None
         return parsed.model_dump(mode="json")
 

@@ -21,6 +21,18 @@ class WorkflowError(Exception):
     code: str = "internal_error"
 
 
+MAX_ERROR_DETAILS = 20
+"""Field errors one error carries at most (an error body must stay small)."""
+
+
+def capped(details: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """The first `MAX_ERROR_DETAILS` field errors, and a note on how many were left out."""
+    left_out = len(details) - MAX_ERROR_DETAILS
+    if left_out <= 0:
+        return details, ""
+    return details[:MAX_ERROR_DETAILS], f" (and {left_out} more)"
+
+
 class ValidationError(WorkflowError, ValueError):
     """Bad input: a name, an id, a duration, a config or params that don't validate."""
 

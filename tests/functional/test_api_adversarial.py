@@ -330,3 +330,35 @@ def test_large_params_and_output_are_omitted_from_an_instance_response() -> None
         _, small = api.call("GET", "/workflows/echo/instances/small")
         assert (small["params"], small["params_omitted"]) == ({"size": 3}, None)
         assert (small["output"], small["output_omitted"]) == ("yyy", None)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/vnd.api+json", "Application/JSON", "APPLICATION/JSON; charset=UTF-8"],
+)
+def test_json_media_types_in_any_case_and_plus_json_are_accepted(
+    api: Api, content_type: str
+) -> None:
+    status, body = send(api, "POST", CREATE, '{"id": "mt1"}', content_type=content_type)
+    assert (status, body) == (201, {"id": "mt1", "status": "queued"})
+
+
+def test_field_errors_are_capped_so_the_answer_stays_small(api: Api) -> None:
+    """A body with 5,000 unknown fields, or params failing 5,000 times, answers with 20
+    field errors and a count of the rest (it was a 12 MB answer, past Lambda's limit)."""
+    before = stored(api.env)
+    unknown = json.dumps({str(n): 0 for n in range(5000)})
+    status, body = send(api, "POST", CREATE, unknown)
+    assert (status, len(body["error"]["details"])) == (400, 20)
+    assert "(and 4980 more)" in body["error"]["message"]
+    items = json.dumps({"id": "f1", "params": {"items": [1] * 5000}})
+    status, body = send(api, "POST", "/workflows/fan-out/instances", items)
+    assert (status, len(body["error"]["details"])) == (422, 20)
+    assert "(and 4980 more)" in body["error"]["message"]
+    assert stored(api.env) == before
+
+
+def test_a_cursor_nested_past_the_parser_is_a_400(api: Api) -> None:
+    cursor = base64.urlsafe_b64encode(b"[" * 1000).decode()
+    assert_error(send(api, "GET", CREATE, query={"cursor": [cursor]}), 400, "validation_error",
+                 "cursor")  # fmt: skip

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from lambda_workflows.engine import Engine
-from lambda_workflows.errors import WorkflowError
+from lambda_workflows.errors import WorkflowError, capped
 from lambda_workflows.http.models import ErrorDetail, ErrorResponse
 from lambda_workflows.http.openapi import InstanceApiResolver
 from lambda_workflows.http.routes import instance_routes
@@ -105,11 +105,11 @@ def build_api(engine: Engine) -> APIGatewayRestResolver:
 
     @api.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def invalid_request(exc: RequestValidationError) -> Response[str]:
-        details = _field_errors(exc)
+        details, more = capped(_field_errors(exc))
         if any(d["type"] == "json_invalid" for d in details):
             return error_response(400, "invalid_json", "the request body is not valid JSON")
         where = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details)
-        return error_response(400, "bad_request", f"invalid request: {where}", details)
+        return error_response(400, "bad_request", f"invalid request: {where}{more}", details)
 
     @api.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
     def unsupported(exc: RequestUnsupportedContentType) -> Response[str]:

@@ -73,6 +73,22 @@ def _check_media_type(event: dict[str, Any]) -> None:
         )
 
 
+def _plain_json_media_type(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its JSON Content-Type spelled `application/json` (the resolver
+    compares it case-sensitively and does not know `+json` types)."""
+    if _header(event, "content-type") is None:
+        return event
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+    multi = {
+        k: v
+        for k, v in (event.get("multiValueHeaders") or {}).items()
+        if k.lower() != "content-type"
+    }
+    headers["Content-Type"] = "application/json"
+    multi["Content-Type"] = ["application/json"]
+    return {**event, "headers": headers, "multiValueHeaders": multi}
+
+
 def _body_text(event: dict[str, Any]) -> str:
     body = event.get("body")
     if not isinstance(body, str):
@@ -145,6 +161,7 @@ def screen(event: dict[str, Any], max_body_bytes: int) -> dict[str, Any]:
     if method not in _BODY_METHODS:
         return event
     _check_media_type(event)
+    event = _plain_json_media_type(event)
     if event.get("body") in (None, ""):
         return event
     if body_bytes(event) > max_body_bytes:

@@ -27,7 +27,7 @@ def decode_cursor(cursor: str, workflow: str, status: InstanceStatus | None) -> 
     not a cursor or belongs to another listing. The caller checks the position's shape."""
     try:
         envelope = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):
         raise ValidationError("invalid cursor") from None
     if not isinstance(envelope, dict) or set(envelope) != {"listing", "after"}:
         raise ValidationError("invalid cursor")
