@@ -195,8 +195,24 @@ def _set(name: str, value: Any) -> Callable[[dict[str, Any]], None]:
         _set("pk", {"S": 5}),
         _set("gs", "plain"),
         _set("extra", {"S": "x"}),
+        _set("pk", {"S": "race#" + "x" * 1400}),
+        _set("gs", {"S": "9" * 1400}),
+        _set("gs", {"S": "\ud800"}),
+        _set("pk", {"S": "race#other"}),
     ],
-    ids=["no-gs", "no-pk", "empty", "number", "not-a-string", "not-typed", "extra-key"],
+    ids=[
+        "no-gs",
+        "no-pk",
+        "empty",
+        "number",
+        "not-a-string",
+        "not-typed",
+        "extra-key",
+        "long-pk",
+        "long-gs",
+        "surrogate",
+        "pk-not-gs",
+    ],
 )
 def test_a_forged_cursor_is_a_400(api: Api, change: Callable[[dict[str, Any]], None]) -> None:
     for n in range(2):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -560,10 +561,14 @@ def _decode_cursor(cursor: str, workflow: str, status: InstanceStatus | None) ->
         )
         or key["wf"]["S"] != workflow
         or key["sk"]["S"] != META_SK
-        or not key["pk"]["S"].startswith(f"{workflow}#")
+        or not _CURSOR_KEY.fullmatch(f"{key['pk']['S']} {key['gs']['S']}")
+        or key["pk"]["S"] != f"{workflow}#{key['gs']['S'].partition('#')[2]}"
     ):
         raise ValidationError("invalid cursor")
     return key
 
 
 _CURSOR_KEYS = frozenset({"pk", "sk", "wf", "gs"})
+_NAME = r"[A-Za-z0-9_][A-Za-z0-9_-]"
+_CURSOR_KEY = re.compile(rf"{_NAME}{{0,63}}#{_NAME}{{0,99}} \d{{15}}#{_NAME}{{0,99}}")
+"""`pk gs` of a meta item: names and ids as `names` allows them, a 15-digit creation time."""
