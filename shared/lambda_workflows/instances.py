@@ -339,7 +339,8 @@ class WorkflowBinding:
         """A validated instance to write; large params are prepared, not stored yet."""
         chosen = check_instance_id(instance_id) if instance_id is not None else uuid.uuid4().hex
         now = now_ms(self.services.clock)
-        check_client_value(params, "params")
+        if self.workflow.params_model is not None:
+            check_client_value(params, "params")  # before pydantic walks it; else to_json_value
         value = to_json_value(self.workflow.validate_params(params), "params")
         packed = self.services.payloads.prepare(
             value, owner=f"{self.name}/{chosen}/params", inline_limit=PARAMS_INLINE_BYTES

@@ -109,11 +109,7 @@ class StepDetails:
         if status == StepStatus.SUCCEEDED and result is None and event is not None:
             stored_apart = event.payload_ref is not None
             if not stored_apart:
-                result = {
-                    "payload": event.payload,
-                    "timestamp": from_ms(event.timestamp).isoformat(),
-                    "type": event.type,
-                }
+                result = event.as_received(event.payload)
         return cls(
             name=record.name,
             index=record.occurrence,

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from lambda_workflows.clock import from_ms
+
 MAX_ERROR_MESSAGE = 4096
 """Most bytes of an error message kept, as stored (escaped JSON): a step's final error,
 an instance's error."""
@@ -233,6 +235,14 @@ class EventRecord:
     timestamp: int
     event_id: str | None = None
     payload_ref: str | None = None
+
+    def as_received(self, payload: Any) -> dict[str, Any]:
+        """What `step.wait_for_event` returns for this event, given its unpacked payload."""
+        return {
+            "payload": payload,
+            "timestamp": from_ms(self.timestamp).isoformat(),
+            "type": self.type,
+        }
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambda_workflows.clock import from_ms
 from lambda_workflows.journal.records import EventRecord, StepKind, StepRecord, StepStatus
 from lambda_workflows.payloads import Payloads
 from lambda_workflows.runtime.context import ReplayContext
@@ -13,11 +12,7 @@ from lambda_workflows.runtime.operations.base import Operation
 
 def event_value(event: EventRecord, payloads: Payloads) -> dict[str, Any]:
     """What `step.wait_for_event` returns for an inbox event."""
-    return {
-        "payload": payloads.unpack(event.payload, event.payload_ref),
-        "timestamp": from_ms(event.timestamp).isoformat(),
-        "type": event.type,
-    }
+    return event.as_received(payloads.unpack(event.payload, event.payload_ref))
 
 
 class WaitForEvent(Operation):
