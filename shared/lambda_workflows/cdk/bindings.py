@@ -14,6 +14,7 @@ from aws_cdk import aws_ses as ses
 from constructs import Construct
 
 from lambda_workflows.bindings import AI, BindingSpec, Bucket, Email, Table
+from lambda_workflows.cdk import permissions, storage
 from lambda_workflows.errors import ValidationError
 
 
@@ -27,36 +28,19 @@ class Provisioned:
     buckets: list[s3.Bucket] = field(default_factory=list)
 
 
-def _construct_id(name: str) -> str:
-    return "Binding" + "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", name) if p)
+def pascal_case(name: str) -> str:
+    """`name` as a construct id part: `daily-report` → `DailyReport`."""
+    return "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", name) if p)
 
 
 def provision(
     scope: Construct, name: str, spec: BindingSpec, removal_policy: RemovalPolicy
 ) -> Provisioned:
     """Create binding `name`'s resource in `scope`."""
-    construct_id = _construct_id(name)
+    construct_id = f"Binding{pascal_case(name)}"
     if isinstance(spec, Bucket):
-        bucket = s3.Bucket(
-            scope,
-            construct_id,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=removal_policy,
-        )
-        return Provisioned(
-            bucket.bucket_name,
-            [
-                iam.PolicyStatement(
-                    actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                    resources=[bucket.arn_for_objects("*")],
-                ),
-                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
-            ],
-            [bucket],
-        )
+        bucket = storage.private_bucket(scope, construct_id, removal_policy)
+        return Provisioned(bucket.bucket_name, permissions.results(bucket), [bucket])
     if isinstance(spec, Table):
         table = dynamodb.Table(
             scope,

@@ -158,7 +158,7 @@ class WorkflowEngine(Construct):
             for cron in self.app.crons:
                 events.Rule(
                     self,
-                    f"Cron{_identifier(cron.name)}",
+                    f"Cron{bindings.pascal_case(cron.name)}",
                     schedule=events.Schedule.expression(_schedule_expression(cron.expression)),
                     targets=[
                         targets.LambdaFunction(
@@ -280,10 +280,6 @@ def _import(path: str, folder: Path) -> WorkflowApp:
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     return import_app(path)
-
-
-def _identifier(name: str) -> str:
-    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part)
 
 
 def _schedule_expression(expression: str) -> str:

@@ -58,11 +58,17 @@ def journal_table(scope: Construct, removal_policy: RemovalPolicy) -> dynamodb.T
 
 
 def results_bucket(scope: Construct, removal_policy: RemovalPolicy, versioned: bool) -> s3.Bucket:
-    """Large step results, params, outputs and event payloads: encrypted, TLS only, no
-    public access."""
+    """Large step results, params, outputs and event payloads."""
+    return private_bucket(scope, "Results", removal_policy, versioned)
+
+
+def private_bucket(
+    scope: Construct, construct_id: str, removal_policy: RemovalPolicy, versioned: bool = False
+) -> s3.Bucket:
+    """A bucket only the app's roles use: encrypted, TLS only, no public access, no ACLs."""
     return s3.Bucket(
         scope,
-        "Results",
+        construct_id,
         encryption=s3.BucketEncryption.S3_MANAGED,
         enforce_ssl=True,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
