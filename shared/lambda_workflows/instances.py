@@ -199,6 +199,10 @@ class Instance:
         kind = RESTART_POINTS.get(type)
         if kind is None:
             raise ValidationError(f"restart: type must be one of {sorted(RESTART_POINTS)}")
+        if from_step is None and kind != StepKind.DO:
+            raise ValidationError(
+                f"restart: type={type!r} names the kind of the from_step step; give from_step"
+            )
         if from_step is not None:
             check_step_name(from_step)
         snapshot = self._journal.load(self._binding.name, self.id)

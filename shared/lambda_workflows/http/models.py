@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lambda_workflows.journal.records import InstanceStatus, StepKind, StepStatus
 from lambda_workflows.names import ID_PATTERN, MAX_INSTANCE_ID, MAX_STEP_NAME, STEP_NAME_PATTERN
@@ -185,4 +185,16 @@ class RestartInstance(_Request):
         pattern=STEP_NAME_PATTERN,
         description="Keep results of steps before this one.",
     )
-    type: Literal["do", "sleep", "wait_for_event", "wait_for_workflow"] = "do"
+    type: Literal["do", "sleep", "wait_for_event", "wait_for_workflow"] = Field(
+        default="do",
+        description="The kind of the `from_step` step (given only with `from_step`).",
+    )
+
+    @model_validator(mode="after")
+    def _type_needs_from_step(self) -> RestartInstance:
+        if "type" in self.model_fields_set and self.from_step is None:
+            raise ValueError(
+                "`type` says what kind of step `from_step` is: give `from_step` with it "
+                "(a restart from the beginning takes neither)"
+            )
+        return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BeforeValidator
 
 from lambda_workflows.app import Workflow
 from lambda_workflows.engine import Engine
@@ -54,6 +56,19 @@ logger = Logger(service="lambda-workflows", child=True)
 WorkflowName = Annotated[str, Path(max_length=MAX_WORKFLOW_NAME, pattern=ID_PATTERN)]
 InstanceId = Annotated[str, Path(max_length=MAX_INSTANCE_ID, pattern=ID_PATTERN)]
 EventType = Annotated[str, Path(max_length=MAX_EVENT_TYPE, pattern=HTTP_EVENT_TYPE_PATTERN)]
+
+_PLAIN_INTEGER = re.compile(r"[0-9]{1,9}")
+
+
+def _plain_integer(value: Any) -> Any:
+    """A query value as pydantic may read it as an int: only ASCII digits (pydantic's lax
+    mode also takes `2.0`, ` 2`, `+2` and `2_0`)."""
+    if isinstance(value, str) and not _PLAIN_INTEGER.fullmatch(value):
+        raise ValueError("must be a plain decimal integer (digits only)")
+    return value
+
+
+PageLimit = Annotated[int, BeforeValidator(_plain_integer), Query(ge=1, le=MAX_PAGE)]
 
 _ERRORS = {
     400: "Bad request: malformed JSON, a bad name or id, a body of the wrong shape",
@@ -228,7 +243,7 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
     def list_instances(
         name: WorkflowName,
         status: Annotated[InstanceStatus | None, Query()] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        limit: PageLimit = 50,
         cursor: Annotated[str | None, Query(max_length=2048)] = None,
     ) -> InstanceListModel:
         page = binding(name).list(status=status, limit=limit, cursor=cursor)

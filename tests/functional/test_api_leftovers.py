@@ -1,0 +1,64 @@
+"""The findings a second adversarial review of the HTTP API left open, one test each.
+
+The contract stays: bad client input gets a clear 4xx with the one error body and writes
+nothing (no table item, no bucket object or object version, no queued message); nothing
+a client sends, nor an odd event a direct invocation hands the handler, is a 5xx.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from lambda_workflows.metrics import RecordingMetrics
+from lambda_workflows.testing import WorkflowTestEnv
+
+from functions.app import app
+from tests.functional.test_api_adversarial import send
+from tests.functional.test_http_api import Api, assert_error, stored
+
+CREATE = "/workflows/race/instances"
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    metrics = RecordingMetrics()
+    with WorkflowTestEnv(app, metrics=metrics) as env:
+        yield Api(env, metrics)
+
+
+# -- limit: a plain decimal integer --------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", ["2.0", " 2", "+2", "2_0", "1e1", "0x2", "-1", "0", "101", ""])
+def test_limit_is_a_plain_decimal_integer_from_1_to_100(api: Api, limit: str) -> None:
+    """pydantic's lax int parsing took `2.0`, ` 2`, `+2` and `2_0` as 2."""
+    assert_error(send(api, "GET", CREATE, query={"limit": [limit]}), 400, "bad_request", "limit")
+
+
+def test_limit_in_digits_is_fine(api: Api) -> None:
+    for limit in ("1", "02", "100"):
+        status, body = send(api, "GET", CREATE, query={"limit": [limit]})
+        assert (status, body) == (200, {"instances": [], "cursor": None})
+
+
+# -- restart: `type` only with `from_step` -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body", [{"type": "sleep"}, {"type": "do"}, {"from_step": None, "type": "sleep"}]
+)
+def test_restart_with_a_type_and_no_from_step_is_a_400_naming_the_field(
+    api: Api, body: dict[str, Any]
+) -> None:
+    """It was silently a restart from the beginning."""
+    api.env.binding("race").create(id="rs1")
+    api.env.run_until_idle()
+    before = stored(api.env)
+    assert_error(api.call("POST", f"{CREATE}/rs1/restart", body), 400, "bad_request",
+                 "from_step")  # fmt: skip
+    assert stored(api.env) == before
+    with pytest.raises(Exception, match="from_step"):
+        api.env.binding("race").get("rs1").restart(type="sleep")
+    assert stored(api.env) == before
