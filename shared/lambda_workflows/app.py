@@ -16,6 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from lambda_workflows.api import WorkflowEntrypoint
 from lambda_workflows.errors import (
+    AppImportError,
     InvalidParamsError,
     ValidationError,
     WorkflowNotFoundError,
@@ -162,7 +163,10 @@ def configured_app_path(project_root: Path | None = None) -> tuple[str, Path]:
     for folder in (root, *root.parents):
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
-            data = tomllib.loads(pyproject.read_text())
+            try:
+                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ValidationError(f"{pyproject} is not valid TOML: {exc}") from None
             path = data.get("tool", {}).get("lambda-workflows", {}).get("app")
             if isinstance(path, str):
                 return path, folder
@@ -170,13 +174,41 @@ def configured_app_path(project_root: Path | None = None) -> tuple[str, Path]:
 
 
 def import_app(path: str) -> WorkflowApp:
-    """Import the app object named by `module:attribute`."""
+    """Import the app object named by `module:attribute`.
+
+    Raises `AppImportError` when the path is malformed, when the module or the attribute
+    does not exist, or when the object is not a `WorkflowApp`. What the module itself
+    raises while it is imported (a bug in it, a dependency it lacks) propagates as it is,
+    with its traceback.
+    """
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
-        raise ValidationError(f"app path must look like 'module:attribute', got {path!r}")
-    app = getattr(importlib.import_module(module_name), attribute)
+        raise AppImportError(path, f"app path must look like 'module:attribute', got {path!r}")
+    if module_name.startswith("."):
+        raise AppImportError(path, f"the app's module must be absolute, got {module_name!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if not missing or not (module_name + ".").startswith(missing + "."):
+            raise  # the module exists but imports one that does not
+        raise AppImportError(
+            path,
+            f"cannot import the app's module {module_name!r}: no module named {missing!r} "
+            "(run lwf from the project's folder, or put that folder on PYTHONPATH)",
+        ) from None
+    try:
+        app = getattr(module, attribute)
+    except AttributeError:
+        apps = sorted(n for n, v in vars(module).items() if isinstance(v, WorkflowApp))
+        has = f"; its WorkflowApps: {', '.join(apps)}" if apps else ", nor any WorkflowApp"
+        raise AppImportError(
+            path, f"module {module_name!r} has no attribute {attribute!r}{has}"
+        ) from None
     if not isinstance(app, WorkflowApp):
-        raise ValidationError(f"{path} is a {type(app).__name__}, not a WorkflowApp")
+        raise AppImportError(
+            path, f"{path} is not a WorkflowApp (its type is {type(app).__name__})"
+        )
     return app
 
 

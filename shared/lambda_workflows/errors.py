@@ -78,6 +78,18 @@ class UnsupportedMediaTypeError(ValidationError):
     code = "unsupported_media_type"
 
 
+class AppImportError(ValidationError):
+    """The app named as `module:attribute` cannot be loaded: a malformed path, no such
+    module or attribute, a module that fails to import, or an object that is not a
+    `WorkflowApp`. `path`: the `module:attribute` asked for."""
+
+    code = "app_import_error"
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class WorkflowNotFoundError(WorkflowError, LookupError):
     """No workflow of that name is declared in the app."""
 

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lambda_workflows.app import WorkflowApp, import_app, load_app
+from lambda_workflows.app import WorkflowApp, configured_app_path, import_app
 from lambda_workflows.cli.scaffold import init_project
+from lambda_workflows.errors import AppImportError
 from lambda_workflows.local.dev import DEFAULT_API_PORT
 
 if TYPE_CHECKING:
@@ -28,11 +30,51 @@ AppOption = Annotated[
 
 
 def _app(path: str | None) -> WorkflowApp:
+    """The app `--app` names (else the configured one); `AppImportError` if it cannot be
+    loaded, also when its module raises while it is imported (said in one line, with
+    where, rather than as a traceback)."""
     if path is None:
-        return load_app()
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-    return import_app(path)
+        path, folder = configured_app_path()
+    else:
+        folder = Path.cwd()
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    try:
+        return import_app(path)
+    except AppImportError:
+        raise
+    except Exception as exc:
+        module = path.partition(":")[0]
+        raise AppImportError(
+            path,
+            f"importing the app's module {module!r} failed: {_failure(exc)}; "
+            f"`python -c 'import {module}'` shows the traceback",
+        ) from exc
+
+
+def _failure(exc: BaseException) -> str:
+    """`exc` in one line: its type, its message and where it was raised."""
+    if isinstance(exc, SyntaxError):
+        where = f"{exc.filename}:{exc.lineno}" if exc.filename else ""
+        message = exc.msg
+    else:
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if not f.filename.startswith("<frozen")
+        ]
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        message = str(exc)
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    text = " ".join(text.split())
+    return f"{text} (at {_relative(where)})" if where else text
+
+
+def _relative(where: str) -> str:
+    try:
+        return str(Path(where).relative_to(Path.cwd()))
+    except ValueError:
+        return where
 
 
 def dev(
