@@ -7,6 +7,7 @@ a client sends, nor an odd event a direct invocation hands the handler, is a 5xx
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from lambda_workflows.metrics import RecordingMetrics
 from lambda_workflows.testing import WorkflowTestEnv
 
 from functions.app import app
-from tests.functional.test_api_adversarial import send
+from tests.functional.test_api_adversarial import proxy_event, send
 from tests.functional.test_http_api import Api, assert_error, stored
 
 CREATE = "/workflows/race/instances"
@@ -62,3 +63,34 @@ def test_restart_with_a_type_and_no_from_step_is_a_400_naming_the_field(
     with pytest.raises(Exception, match="from_step"):
         api.env.binding("race").get("rs1").restart(type="sleep")
     assert stored(api.env) == before
+
+
+# -- /openapi.json and /docs name the same server ------------------------------------------
+
+
+def _docs_servers(html: str) -> Any:
+    """The servers of the spec Swagger UI is given (`spec: {...}` in its page)."""
+    start = html.index("{", html.index("spec: {"))
+    return json.JSONDecoder().raw_decode(html, start)[0]["servers"]
+
+
+@pytest.mark.parametrize(
+    ("stage", "context_path", "server"),
+    [
+        ("prod", "/prod/{}", "/prod"),  # the stage's own URL
+        ("prod", "/{}", "/"),  # a custom domain: no stage in the path
+        ("$default", "/{}", "/"),  # the local server
+    ],
+)
+def test_openapi_json_and_docs_name_the_server_the_request_came_through(
+    api: Api, stage: str, context_path: str, server: str
+) -> None:
+    answers = {}
+    for path in ("/openapi.json", "/docs"):
+        event = proxy_event("GET", path)
+        event["requestContext"].update(stage=stage, path=context_path.format(path[1:]))
+        response = api.handler(event, None)
+        assert response["statusCode"] == 200
+        answers[path] = response["body"]
+    assert json.loads(answers["/openapi.json"])["servers"] == [{"url": server}]
+    assert _docs_servers(answers["/docs"]) == [{"url": server}]

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.models import Server
 
 from lambda_workflows.engine import Engine
 from lambda_workflows.errors import WorkflowError, capped
@@ -83,10 +84,13 @@ def build_api(engine: Engine) -> APIGatewayRestResolver:
 
     @api.get("/openapi.json", include_in_schema=False)
     def openapi() -> Response[str]:
+        # The server Swagger UI (`/docs`) names: `/<stage>` when the request came through
+        # the stage's own URL, `/` through a custom domain or the local server.
+        server = Server(url=api._get_base_path() or "/")
         return Response(
             status_code=200,
             content_type="application/json",
-            body=api.get_openapi_json_schema(title=TITLE, version=_version()),
+            body=api.get_openapi_json_schema(title=TITLE, version=_version(), servers=[server]),
         )
 
     def internal_error(exc: Exception) -> Response[str]:
