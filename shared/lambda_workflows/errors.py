@@ -90,6 +90,19 @@ class AppImportError(ValidationError):
         self.path = path
 
 
+class CannotListenError(WorkflowError):
+    """`lwf dev` cannot listen on `host:port` (a port in use or out of reach, a host that
+    is not this machine's); `hint` says which option to change."""
+
+    code = "cannot_listen"
+
+    def __init__(self, host: str, port: int, reason: str, hint: str) -> None:
+        super().__init__(f"cannot listen on {host}:{port} ({reason}); {hint}")
+        self.host = host
+        self.port = port
+        self.reason = reason
+
+
 class WorkflowNotFoundError(WorkflowError, LookupError):
     """No workflow of that name is declared in the app."""
 

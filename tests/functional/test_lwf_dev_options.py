@@ -4,9 +4,11 @@ a hang."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,55 @@ def test_a_pyproject_that_is_not_toml_is_a_usage_error(tmp_path: Path) -> None:
     result = _lwf_dev("--port", "0", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "pyproject.toml is not valid TOML" in _one_error_line(result)
+
+
+# -- the ports ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port something else listens on."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+def test_an_aws_port_in_use_is_an_error_naming_it(busy_port: int) -> None:
+    result = _lwf_dev("--aws-port", str(busy_port), "--port", "0")
+    assert result.returncode == 1, result.stderr
+    line = _one_error_line(result)
+    assert f"cannot listen on 127.0.0.1:{busy_port} (the port is in use)" in line
+    assert "pass --aws-port with another port, or leave it out for a free one" in line
+
+
+def test_an_api_port_in_use_is_an_error_naming_it(busy_port: int) -> None:
+    result = _lwf_dev("--port", str(busy_port))
+    assert result.returncode == 1, result.stderr
+    line = _one_error_line(result)
+    assert f"cannot listen on 127.0.0.1:{busy_port} (the port is in use" in line
+    assert "pass --port with another port, or pass --port 0 for a free one" in line
+
+
+def test_the_same_port_for_both_is_an_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    result = _lwf_dev("--port", port, "--aws-port", port)
+    assert result.returncode == 1, result.stderr
+    assert "pass --aws-port with another port" in _one_error_line(result)
+
+
+def test_a_host_that_is_not_this_machines_is_an_error() -> None:
+    result = _lwf_dev("--host", "lwf-no-such-host.invalid", "--port", "0")
+    assert result.returncode == 1, result.stderr
+    assert "pass a --host of this machine" in _one_error_line(result)
+
+
+@pytest.mark.parametrize("option", ["--port", "--aws-port"])
+@pytest.mark.parametrize("value", ["-1", "65536", "70000"])
+def test_a_port_out_of_range_is_a_usage_error(option: str, value: str) -> None:
+    result = _lwf_dev(option, value, *(["--port", "0"] if option == "--aws-port" else []))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"Invalid value for '{option}'" in result.stderr

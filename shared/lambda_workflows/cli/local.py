@@ -12,8 +12,8 @@ import typer
 
 from lambda_workflows.app import WorkflowApp, configured_app_path, import_app
 from lambda_workflows.cli.scaffold import init_project
-from lambda_workflows.errors import AppImportError
-from lambda_workflows.local.dev import DEFAULT_API_PORT
+from lambda_workflows.errors import AppImportError, CannotListenError
+from lambda_workflows.local.dev import DEFAULT_API_PORT, MAX_PORT
 
 if TYPE_CHECKING:
     from lambda_workflows.engine import Engine
@@ -81,10 +81,18 @@ def dev(
     app: AppOption = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option(help="Port of the HTTP API (what `lwf` and LWF_URL talk to).")
+        int,
+        typer.Option(
+            min=0,
+            max=MAX_PORT,
+            help="Port of the HTTP API (what `lwf` and LWF_URL talk to); 0: a free one.",
+        ),
     ] = DEFAULT_API_PORT,
     aws_port: Annotated[
-        int, typer.Option(help="Port of the local AWS endpoint (moto); 0: a free one.")
+        int,
+        typer.Option(
+            min=0, max=MAX_PORT, help="Port of the local AWS endpoint (moto); 0: a free one."
+        ),
     ] = 0,
     seed_demo: Annotated[
         bool, typer.Option(help="Start one instance of each example that finishes on its own.")
@@ -118,12 +126,8 @@ def dev(
         server.run(on_ready=ready)
     except KeyboardInterrupt:
         return
-    except OSError as exc:
-        typer.echo(
-            f"error: cannot listen on {host}:{port} ({exc.strerror}); another `lwf dev`? "
-            "Pass --port to use another port.",
-            err=True,
-        )
+    except CannotListenError as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     if exit_when_done and not server.all_finished(seeded):
         raise typer.Exit(1)

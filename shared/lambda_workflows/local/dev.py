@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from errno import EADDRINUSE, EADDRNOTAVAIL
 from typing import Any
 
 from lambda_workflows.app import WorkflowApp
 from lambda_workflows.clock import SystemClock, now_ms, to_ms, wait_real
 from lambda_workflows.crons import CronTicker
 from lambda_workflows.engine import Engine
+from lambda_workflows.errors import CannotListenError
 from lambda_workflows.handlers.api import ApiHandler
 from lambda_workflows.handlers.worker import WorkerHandler
 from lambda_workflows.http.wsgi import serve
@@ -19,6 +23,7 @@ from lambda_workflows.local.cloud import LocalCloud
 from lambda_workflows.local.pump import Pump
 
 DEFAULT_API_PORT = 8787
+MAX_PORT = 65535
 POLL_SECONDS = 0.5
 
 
@@ -39,30 +44,38 @@ class DevServer:
     api_url: str | None = None
 
     def run(self, on_ready: Callable[[Engine], Any] | None = None) -> None:
-        from moto.server import ThreadedMotoServer
-
-        server = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
-        server.start()
-        aws_host, aws_port = server.get_host_and_port()
-        endpoint = f"http://{aws_host}:{aws_port}"
+        """Serve until `stop` is set (or `stop_when` holds). Raises `CannotListenError`,
+        before starting anything, when `port` or `aws_port` cannot be listened on."""
+        probe = _listen(self.host, self.port, "--port")
+        with probe:  # held while moto binds, so that both cannot get the same port
+            moto_socket = _listen(self.host, self.aws_port, "--aws-port")
+        # werkzeug binds --port again below; a port never connected to is free at once
         clock = SystemClock()
-        try:
-            with LocalCloud(clock, endpoint_url=endpoint, bindings=self.app.bindings) as cloud:
-                engine = Engine(self.app, cloud.services(), resources=cloud.resources())
-                pump = Pump(cloud, WorkerHandler(lambda: engine), clock, engine.sweeper)
-                assert cloud.settings is not None
-                with serve(ApiHandler(lambda: engine), self.host, self.port) as api_url:
-                    self.api_url = api_url
-                    self.out(f"lwf dev: HTTP API at {api_url} (docs: {api_url}/docs)")
-                    self.out(f"  local AWS (moto) at {endpoint}")
-                    for name, value in sorted(cloud.settings.to_env().items()):
-                        self.out(f"  {name}={value}")
-                    self.out(f"  workflows: {', '.join(self.app.names)}")
-                    if on_ready is not None:
-                        on_ready(engine)
-                    self._loop(engine, pump, CronTicker(engine.crons, clock.now()))
-        finally:
-            server.stop()
+        with ExitStack() as stack:
+            moto = stack.enter_context(_MotoServer(moto_socket))
+            url_host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6
+            endpoint = f"http://{url_host}:{moto.port}"
+            cloud = stack.enter_context(
+                LocalCloud(clock, endpoint_url=endpoint, bindings=self.app.bindings)
+            )
+            engine = Engine(self.app, cloud.services(), resources=cloud.resources())
+            pump = Pump(cloud, WorkerHandler(lambda: engine), clock, engine.sweeper)
+            assert cloud.settings is not None
+            try:
+                api_url = stack.enter_context(
+                    serve(ApiHandler(lambda: engine), self.host, self.port)
+                )
+            except SystemExit:  # werkzeug's answer to a port taken since the probe
+                raise _cannot_listen(self.host, self.port, "--port", None) from None
+            self.api_url = api_url
+            self.out(f"lwf dev: HTTP API at {api_url} (docs: {api_url}/docs)")
+            self.out(f"  local AWS (moto) at {endpoint}")
+            for name, value in sorted(cloud.settings.to_env().items()):
+                self.out(f"  {name}={value}")
+            self.out(f"  workflows: {', '.join(self.app.names)}")
+            if on_ready is not None:
+                on_ready(engine)
+            self._loop(engine, pump, CronTicker(engine.crons, clock.now()))
 
     def _loop(self, engine: Engine, pump: Pump, crons: CronTicker) -> None:
         while not self.stop.is_set():
@@ -92,6 +105,77 @@ class DevServer:
 
     def all_finished(self, keys: list[tuple[str, str]]) -> bool:
         return all(self.seen.get(k) in {str(s) for s in FINISHED} for k in keys)
+
+
+def _listen(host: str, port: int, option: str) -> socket.socket:
+    """A socket listening on `host:port` (0: a free port), or `CannotListenError` saying
+    what to change (`option`: the one that set the port)."""
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug does
+        listening.bind((host, port))
+        listening.listen()
+    except (OSError, OverflowError) as exc:
+        listening.close()
+        raise _cannot_listen(host, port, option, exc) from None
+    return listening
+
+
+def _cannot_listen(
+    host: str, port: int, option: str, exc: OSError | OverflowError | None
+) -> CannotListenError:
+    free = "leave it out" if option == "--aws-port" else f"pass {option} 0"
+    if isinstance(exc, OverflowError) or not 0 <= port <= MAX_PORT:
+        return CannotListenError(
+            host, port, f"{option} must be 0..{MAX_PORT}", f"{free} for a free one"
+        )
+    if isinstance(exc, socket.gaierror) or (exc is not None and exc.errno == EADDRNOTAVAIL):
+        reason = exc.strerror or str(exc)
+        return CannotListenError(host, port, reason, "pass a --host of this machine")
+    if exc is None or exc.errno == EADDRINUSE:
+        reason = "the port is in use" + (", by another `lwf dev`?" if option == "--port" else "")
+    else:
+        reason = exc.strerror or str(exc)
+    return CannotListenError(
+        host, port, reason, f"pass {option} with another port, or {free} for a free one"
+    )
+
+
+class _MotoServer:
+    """moto's server on a socket already listening, in a thread (moto's own
+    ThreadedMotoServer binds in its thread and, when that fails, waits forever)."""
+
+    def __init__(self, listening: socket.socket) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        with listening:
+            host, port = listening.getsockname()[:2]
+            self._server = make_server(
+                host,
+                port,
+                DomainDispatcherApplication(create_backend_app),
+                threaded=True,
+                request_handler=MotoRequestHandler,
+                fd=listening.fileno(),  # werkzeug serves a duplicate of it
+            )
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="lwf-moto", daemon=True
+        )
+
+    def __enter__(self) -> _MotoServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
 
 
 DEMO_IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(56)
