@@ -7,12 +7,13 @@ a client sends, nor an odd event a direct invocation hands the handler, is a 5xx
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from lambda_workflows.metrics import RecordingMetrics
+from lambda_workflows.metrics import ClientErrors, RecordingMetrics
 from lambda_workflows.testing import WorkflowTestEnv
 
 from functions.app import app
@@ -94,3 +95,66 @@ def test_openapi_json_and_docs_name_the_server_the_request_came_through(
         answers[path] = response["body"]
     assert json.loads(answers["/openapi.json"])["servers"] == [{"url": server}]
     assert _docs_servers(answers["/docs"]) == [{"url": server}]
+
+
+# -- direct invocations with odd event shapes --------------------------------------------
+
+
+def _with(changes: dict[str, Any], method: str = "GET", path: str = CREATE) -> Any:
+    event = proxy_event(method, path, '{"id": "odd1"}' if method == "POST" else None)
+    for key, value in changes.items():
+        if value is _MISSING:
+            del event[key]
+        else:
+            event[key] = value
+    return event
+
+
+_MISSING = object()
+
+ODD_EVENTS = {
+    "query-list": _with({"queryStringParameters": {"limit": ["1", "2"]}}),
+    "query-list-of-one": _with(
+        {
+            "queryStringParameters": {"limit": ["1"]},
+            "multiValueQueryStringParameters": {"limit": ["1"]},
+        }
+    ),
+    "query-int": _with({"queryStringParameters": {"limit": 5}}),
+    "query-string": _with({"queryStringParameters": "limit=5"}),
+    "multi-query-string-values": _with({"multiValueQueryStringParameters": {"limit": "1"}}),
+    "multi-query-list": _with({"multiValueQueryStringParameters": ["limit"]}),
+    "path-none": _with({"path": None}),
+    "path-missing": _with({"path": _MISSING}),
+    "path-int": _with({"path": 5}),
+    "path-relative": _with({"path": "workflows"}),
+    "base64-flag-string": _with({"isBase64Encoded": "false"}, "POST"),
+    "base64-flag-int": _with({"isBase64Encoded": 0}, "POST"),
+    "headers-list": _with({"headers": ["Content-Type"]}),
+    "headers-string": _with({"headers": "Content-Type: application/json"}),
+    "header-value-int": _with({"headers": {"Content-Type": 5}}, "POST"),
+    "multi-headers-string": _with({"multiValueHeaders": "x"}),
+    "method-none": _with({"httpMethod": None}),
+    "method-missing": _with({"httpMethod": _MISSING}),
+    "method-int": _with({"httpMethod": 5}),
+    "context-string": _with({"requestContext": "prod"}),
+    "context-request-id-int": _with({"requestContext": {"requestId": 5, "stage": 1}}),
+    "body-object": _with({"body": {"id": "odd1"}}, "POST"),
+    "path-parameters-list": _with({"pathParameters": ["proxy"]}),
+    "event-list": [proxy_event("GET", CREATE)],
+    "event-string": "GET /workflows",
+    "event-null": None,
+    "event-empty": {},
+}
+
+
+@pytest.mark.parametrize("name", list(ODD_EVENTS))
+def test_an_event_of_the_wrong_shape_is_a_400_that_writes_nothing(api: Api, name: str) -> None:
+    """A direct invocation (`aws lambda invoke`, a test console) can send any JSON; the
+    handler raised or answered 500 to these."""
+    before = stored(api.env)
+    response = api.handler(copy.deepcopy(ODD_EVENTS[name]), None)
+    status, body = int(response["statusCode"]), json.loads(response["body"])
+    assert_error((status, body), 400, "bad_request", "API Gateway REST proxy event")
+    assert stored(api.env) == before
+    assert api.metrics.total(ClientErrors) == 1

@@ -48,13 +48,20 @@ class ApiHandler(EngineHandler):
             self._api = build_api(self.engine)
         return self._api
 
-    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         api = self.api
-        request_id = (event.get("requestContext") or {}).get("requestId") or getattr(
-            context, "aws_request_id", None
-        )
+        # A direct invocation can send any JSON: read the log keys without trusting it
+        # (`screen` answers 400 to an event of the wrong shape).
+        raw: dict[str, Any] = event if isinstance(event, dict) else {}
+        request_context = raw.get("requestContext")
+        request_id = (
+            request_context.get("requestId") if isinstance(request_context, dict) else None
+        ) or getattr(context, "aws_request_id", None)
+        path = raw.get("path") if isinstance(raw.get("path"), str) else ""
+        method = raw.get("httpMethod")
         logger.thread_safe_append_keys(
-            request_id=request_id, **_path_keys(str(event.get("path") or ""))
+            request_id=None if request_id is None else printable(str(request_id)),
+            **_path_keys(str(path)),
         )
         try:
             try:
@@ -70,8 +77,8 @@ class ApiHandler(EngineHandler):
             logger.info(
                 "request",
                 extra={
-                    "method": event.get("httpMethod"),
-                    "path": printable(str(event.get("path") or "")),
+                    "method": printable(method) if isinstance(method, str) else None,
+                    "path": printable(str(path)),
                     "status": status,
                 },
             )

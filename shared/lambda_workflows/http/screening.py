@@ -34,6 +34,70 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+_STRING_MAPS = ("headers", "queryStringParameters", "pathParameters", "stageVariables")
+"""Event fields API Gateway sends as an object of strings (or null)."""
+_LIST_MAPS = ("multiValueHeaders", "multiValueQueryStringParameters")
+"""Event fields API Gateway sends as an object of lists of strings (or null)."""
+_CONTEXT_STRINGS = ("requestId", "stage", "path", "resourcePath", "httpMethod")
+"""`requestContext` fields the resolver reads."""
+
+
+def _not_proxy_event(field: str, wanted: str) -> BadRequestError:
+    return BadRequestError(
+        f"the Lambda event is not an API Gateway REST proxy event: `{field}` must be {wanted}",
+        details=[{"loc": [field], "msg": f"must be {wanted}", "type": "event_shape"}],
+    )
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def _string_lists(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(i, str) for i in v)
+        for k, v in value.items()
+    )
+
+
+def check_event_shape(event: Any) -> dict[str, Any]:
+    """`event` when it has the shape of an API Gateway REST proxy event, else a
+    `BadRequestError` naming the field (a direct invocation can send anything; the
+    resolver answered 500 or raised on a list where a string goes, a missing path, a
+    string `isBase64Encoded`, headers that are not an object)."""
+    if not isinstance(event, dict):
+        raise BadRequestError(
+            "the Lambda event is not an API Gateway REST proxy event (a JSON object)"
+        )
+    method = event.get("httpMethod")
+    if not isinstance(method, str) or not method:
+        raise _not_proxy_event("httpMethod", "an HTTP method name")
+    path = event.get("path")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise _not_proxy_event("path", "a string starting with `/`")
+    for name in ("resource", "body"):
+        if event.get(name) is not None and not isinstance(event[name], str):
+            raise _not_proxy_event(name, "a string or null")
+    for name in _STRING_MAPS:
+        if event.get(name) is not None and not _strings(event[name]):
+            raise _not_proxy_event(name, "an object of strings or null")
+    for name in _LIST_MAPS:
+        if event.get(name) is not None and not _string_lists(event[name]):
+            raise _not_proxy_event(name, "an object of lists of strings or null")
+    if event.get("isBase64Encoded") is not None and not isinstance(event["isBase64Encoded"], bool):
+        raise _not_proxy_event("isBase64Encoded", "true, false or null")
+    context = event.get("requestContext")
+    if context is not None:
+        if not isinstance(context, dict):
+            raise _not_proxy_event("requestContext", "an object or null")
+        for name in _CONTEXT_STRINGS:
+            if context.get(name) is not None and not isinstance(context[name], str):
+                raise _not_proxy_event(f"requestContext.{name}", "a string or null")
+    return event
+
+
 def _header(event: dict[str, Any], name: str) -> str | None:
     for key, value in (event.get("headers") or {}).items():
         if key.lower() == name:
@@ -149,13 +213,14 @@ def body_bytes(event: dict[str, Any]) -> int:
     return len(body.encode("utf-8", "surrogatepass"))
 
 
-def screen(event: dict[str, Any], max_body_bytes: int) -> dict[str, Any]:
+def screen(raw_event: Any, max_body_bytes: int) -> dict[str, Any]:
     """The event with its body as plain JSON text (not base64), or a typed 4xx error.
 
     Raises `PayloadTooLargeError` past `max_body_bytes`, `BadRequestError`,
     `UnsupportedMediaTypeError` or `InvalidJsonError`.
     """
-    _check_path(str(event.get("path") or ""))
+    event = check_event_shape(raw_event)
+    _check_path(event["path"])
     _check_query(event)
     method = str(event.get("httpMethod") or "").upper()
     if method not in _BODY_METHODS:
