@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from lambda_workflows.cli import main
 from lambda_workflows.cli.scaffold import init_project
 from lambda_workflows.errors import ValidationError
 
@@ -158,3 +161,77 @@ def test_refuses_a_name_that_would_hide_another_package(tmp_path: Path, name: st
     with pytest.raises(ValidationError, match="is taken"):
         init_project(tmp_path / "flows", name=name)
     assert not (tmp_path / "flows").exists()
+
+
+# -- folders the system will not make: one line, no traceback, nothing left behind --------
+
+
+def _lwf_init(capsys: pytest.CaptureFixture[str], directory: Path) -> tuple[int, str]:
+    """`lwf init directory`: its exit code and its one error line."""
+    code = main(["init", str(directory)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return code, lines[0]
+
+
+def test_a_folder_under_a_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    target = tmp_path / "notes.txt" / "flows"
+    assert _lwf_init(capsys, target) == (2, f"error: cannot create {target}: Not a directory")
+
+
+def test_a_name_too_long_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "made" / ("f" * 300) / "flows"
+    code, line = _lwf_init(capsys, target)
+    assert code == 2
+    assert line.startswith(f"error: cannot create {target}: ")
+    assert line.endswith("File name too long")
+    assert list(tmp_path.iterdir()) == []  # `made` was created, and removed again
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_a_folder_that_is_not_writable_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        code, line = _lwf_init(capsys, locked / "flows")
+    finally:
+        locked.chmod(0o700)
+    assert (code, line) == (1, f"error: cannot create {locked / 'flows'}: Permission denied")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_the_system_refuses_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """/proc takes no new folders, not even from root."""
+    target = Path("/proc/lwf-init-test")
+    code, line = _lwf_init(capsys, target)
+    assert (code, line) == (1, f"error: cannot create {target}: No such file or directory")
+
+
+def test_a_write_that_fails_halfway_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = Path.write_text
+    calls: list[Path] = []
+
+    def write_text(path: Path, *args: Any, **kwargs: Any) -> int:
+        calls.append(path)
+        if len(calls) == 4:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_write(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(OSError, match="No space left"):
+        init_project(tmp_path / "mine" / "deep" / "flows")
+    assert len(calls) == 4
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]  # the folder there before stays
+    assert list((tmp_path / "mine").iterdir()) == []

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 from pathlib import Path
@@ -141,7 +142,16 @@ def init(
     ] = None,
 ) -> None:
     """Create a project for your own workflows: an app with one workflow and its tests."""
-    written = init_project(directory, name=name)
+    try:
+        written = init_project(directory, name=name)
+    except OSError as exc:
+        # The folder named is not one a folder can be made at: a usage error (2); the
+        # system refuses (permissions, a read-only or full disk): 1.
+        usage = exc.errno in (errno.ENOTDIR, errno.ENAMETOOLONG, errno.EISDIR)
+        where = f"{exc.filename}: " if exc.filename and Path(exc.filename) != directory else ""
+        reason = exc.strerror or str(exc)
+        typer.echo(f"error: cannot create {directory}: {where}{reason}", err=True)
+        raise typer.Exit(2 if usage else 1) from None
     typer.echo(f"Created {directory}:")
     for path in written:
         typer.echo(f"  {path.relative_to(directory).as_posix()}")

@@ -8,7 +8,9 @@ rendered with `string.Template` (`$pkg`, `$project`), so they contain no other `
 
 from __future__ import annotations
 
+import contextlib
 import keyword
+import os
 import sys
 from pathlib import Path
 from string import Template
@@ -327,7 +329,9 @@ def init_project(target: Path, name: str | None = None) -> list[Path]:
     `name` is the project's name; it defaults to the folder's, and its package is the name
     with dashes turned into underscores. Returns the files written. Raises
     `ValidationError` (and writes nothing) if `target` is a file or a non-empty folder,
-    or if the package name is not a valid Python identifier.
+    or if the package name is not a valid Python identifier. Raises `OSError` when the
+    folder or a file cannot be created (a parent that is a file, a name too long, no
+    permission, a full disk), after removing what it had written and the folders it made.
     """
     target = Path(target)
     if target.exists():
@@ -342,9 +346,28 @@ def init_project(target: Path, name: str | None = None) -> list[Path]:
     project = name if name is not None else target.resolve().name
 
     written: list[Path] = []
-    for relative, text in _project_files(project, pkg).items():
-        path = target / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8", newline="\n")
-        written.append(path)
+    made: list[Path] = []
+    try:
+        for relative, text in _project_files(project, pkg).items():
+            path = target / relative
+            made += _missing_folders(path.parent)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            written.append(path)
+            path.write_text(text, encoding="utf-8", newline="\n")
+    except OSError:
+        for path in written:
+            path.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return written
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """`folder` and its parents that do not exist yet, outermost first."""
+    missing: list[Path] = []
+    while folder != folder.parent and not os.path.lexists(folder):
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
