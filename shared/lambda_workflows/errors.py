@@ -230,11 +230,27 @@ class ApiError(WorkflowError):
 class ApiUnreachableError(WorkflowError):
     """No answer from the HTTP API at `url` (nothing listening, DNS, TLS, a timeout)."""
 
+    code = "api_unreachable"
+
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"cannot reach the lambda-workflows API at {url} ({reason})")
         self.url = url
         self.reason = reason
 
 
+class UnexpectedAnswerError(WorkflowError):
+    """What answered at `url` is not a lambda-workflows API (HTML, JSON of another shape,
+    a redirect, a body too large or too deep)."""
+
+    code = "unexpected_answer"
+
+    def __init__(self, url: str, status: int, what: str) -> None:
+        super().__init__(f"{url} answered {status} with {what}: is this a lambda-workflows API?")
+        self.url = url
+        self.status = status
+
+
 class CredentialsError(WorkflowError):
     """No AWS credentials or region to sign a request to a deployed API with."""
+
+    code = "credentials_missing"

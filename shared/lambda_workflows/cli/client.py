@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any, Generic, TypeVar
 from urllib.error import HTTPError, URLError
-from urllib.parse import quote, urlencode, urlsplit
-from urllib.request import ProxyHandler, Request, build_opener
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.request import HTTPRedirectHandler, ProxyHandler, Request, build_opener
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from lambda_workflows.aws.sigv4 import SigV4Signer
-from lambda_workflows.errors import ApiError, ApiUnreachableError
+from lambda_workflows.clock import monotonic
+from lambda_workflows.errors import ApiError, ApiUnreachableError, UnexpectedAnswerError
 from lambda_workflows.http.models import (
     BatchCreated,
     InstanceDetailsModel,
@@ -30,7 +31,12 @@ from lambda_workflows.http.models import (
 )
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+"""How long one request may take in all: connecting, sending, and reading the answer."""
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+"""The API's answers stay under Lambda's 6 MB; anything far larger is not the API."""
+_READ_CHUNK = 64 * 1024
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -50,10 +56,30 @@ def _segment(value: str) -> str:
     return quote(value, safe="").replace(".", "%2E")
 
 
+class _NoRedirects(HTTPRedirectHandler):
+    """A redirect is answered as what it is, never followed: a signed request must not
+    carry its `Authorization` header to wherever a `Location` points."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+def normalized_base_url(url: str) -> str:
+    """`url` without a trailing `/` and without the scheme's default port (`:443`), so
+    the `Host` header sent is the one SigV4 signs."""
+    parts = urlsplit(url.rstrip("/"))
+    netloc = parts.netloc
+    if parts.port is not None and parts.port == _DEFAULT_PORTS.get(parts.scheme):
+        netloc = netloc.rsplit(":", 1)[0]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 class ApiClient:
     """Calls one lambda-workflows API (`base_url`); signs with `signer` when given.
 
-    Raises `ApiError` for an error answer and `ApiUnreachableError` when nothing answers.
+    Raises `ApiError` for an error answer, `ApiUnreachableError` when nothing answers in
+    `timeout` seconds, and `UnexpectedAnswerError` when what answers is not the API.
+    Redirects are not followed.
     """
 
     def __init__(
@@ -62,11 +88,13 @@ class ApiClient:
         signer: SigV4Signer | None = None,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = normalized_base_url(base_url)
         self.signer = signer
         self.timeout = timeout
-        loopback = (urlsplit(self.base_url).hostname or "") in LOOPBACK_HOSTS
-        self._opener = build_opener(ProxyHandler({})) if loopback else build_opener()
+        handlers: list[Any] = [_NoRedirects()]
+        if (urlsplit(self.base_url).hostname or "") in LOOPBACK_HOSTS:
+            handlers.append(ProxyHandler({}))
+        self._opener = build_opener(*handlers)
 
     # -- workflows -----------------------------------------------------------------------
 
@@ -159,7 +187,7 @@ class ApiClient:
     ) -> tuple[int, Any]:
         url = f"{self.base_url}{path}"
         if query:
-            url = f"{url}?{urlencode(query)}"
+            url = f"{url}?{urlencode(query, quote_via=quote, safe='')}"
         data = b"" if body is None else json.dumps(body).encode()
         headers = {"Accept": "application/json"}
         if body is not None:
@@ -169,44 +197,65 @@ class ApiClient:
         request = Request(url, data=data if body is not None else None, method=method)
         for name, value in headers.items():
             request.add_header(name, value)
+        deadline = monotonic() + self.timeout
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                status = int(response.status)
-                text = response.read()
-        except HTTPError as error:
-            raise _api_error(error.code, error.read()) from None
+            try:
+                with self._opener.open(request, timeout=self.timeout) as response:
+                    status = int(response.status)
+                    text = self._read(response, deadline, status)
+            except HTTPError as error:
+                status = error.code
+                text = self._read(error, deadline, status)
+                if 300 <= status < 400:
+                    where = error.headers.get("Location", "elsewhere")
+                    raise self._not_the_api(
+                        status, f"a redirect to {where!r} (lwf does not follow redirects)"
+                    ) from None
+                raise self._error(status, text) from None
         except (URLError, HTTPException, OSError) as error:
             reason = getattr(error, "reason", None) or error
             raise ApiUnreachableError(self.base_url, str(reason) or type(error).__name__) from None
         if not text:
             return status, None
+        return status, self._json(status, text)
+
+    def _read(self, response: Any, deadline: float, status: int) -> bytes:
+        """The whole body, within the request's deadline however slowly it drips."""
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := response.read1(_READ_CHUNK):
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise self._not_the_api(status, f"a body over {MAX_ANSWER_BYTES} bytes")
+            if monotonic() > deadline:
+                raise TimeoutError(f"no complete answer within {self.timeout:g} seconds")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _json(self, status: int, text: bytes) -> Any:
         try:
-            return status, json.loads(text)
-        except ValueError:
+            return json.loads(text)
+        except (ValueError, RecursionError):
             raise self._not_the_api(status, "a body that is not JSON") from None
 
-    def _not_the_api(self, status: int, what: str) -> ApiUnreachableError:
-        return ApiUnreachableError(
-            self.base_url, f"it answered {status} with {what}: is this a lambda-workflows API?"
-        )
+    def _error(self, status: int, text: bytes) -> ApiError | UnexpectedAnswerError:
+        """Our error body, or API Gateway's own `{"message": ...}`; anything else (a
+        proxy's HTML page) is not the API."""
+        document = self._json(status, text) if text else None
+        if isinstance(document, dict) and isinstance(document.get("error"), dict):
+            error = document["error"]
+            details = error.get("details")
+            return ApiError(
+                status,
+                str(error.get("code", f"http_{status}")),
+                str(error.get("message", "")),
+                details if isinstance(details, list) else None,
+            )
+        if isinstance(document, dict) and isinstance(document.get("message"), str):
+            return ApiError(status, f"http_{status}", document["message"])
+        if document is None:
+            return ApiError(status, f"http_{status}", f"HTTP {status} with an empty body")
+        return self._not_the_api(status, "JSON of another shape")
 
-
-def _api_error(status: int, body: bytes) -> ApiError:
-    """Our error body, or API Gateway's own `{"message": ...}`, or the raw text."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        document = None
-    if isinstance(document, dict) and isinstance(document.get("error"), dict):
-        error = document["error"]
-        details = error.get("details")
-        return ApiError(
-            status,
-            str(error.get("code", f"http_{status}")),
-            str(error.get("message", "")),
-            details if isinstance(details, list) else None,
-        )
-    if isinstance(document, dict) and "message" in document:
-        return ApiError(status, f"http_{status}", str(document["message"]))
-    text = body.decode("utf-8", "replace").strip()[:500]
-    return ApiError(status, f"http_{status}", text or f"HTTP {status}")
+    def _not_the_api(self, status: int, what: str) -> UnexpectedAnswerError:
+        return UnexpectedAnswerError(self.base_url, status, what)

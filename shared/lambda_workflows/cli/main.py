@@ -8,25 +8,51 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
+from typer.exceptions import TyperException
 from typer.core import TyperGroup
 
 from lambda_workflows.cli import local, remote
-from lambda_workflows.cli.session import EXIT_INTERRUPTED, EXIT_USAGE, fail, state_of
+from lambda_workflows.cli.session import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    fail,
+    print_json_error,
+    state_of,
+)
 from lambda_workflows.errors import ValidationError, WorkflowError
+
+_JSON_REQUESTED = "lwf.json"
 
 
 class _Commands(TyperGroup):
-    """Turns the errors commands raise into a message and an exit code, in one place."""
+    """Turns the errors commands raise into a message and an exit code, in one place;
+    under `--json` every error also prints the one error document on stdout."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        options = args[: args.index("--")] if "--" in args else args
+        ctx.meta[_JSON_REQUESTED] = "--json" in options
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
+        json_requested = bool(ctx.meta.get(_JSON_REQUESTED))
         try:
             return super().invoke(ctx)
+        except TyperException as error:
+            if json_requested and getattr(error, "exit_code", None) == EXIT_USAGE:
+                print_json_error("usage", str(getattr(error, "format_message", error.__str__)()))
+            raise
         except ValidationError as error:
+            if json_requested:
+                print_json_error(error.code, str(error))
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(EXIT_USAGE) from None
         except WorkflowError as error:
-            fail(state_of(ctx), error)
+            state = state_of(ctx)
+            state.json_output = state.json_output or json_requested
+            fail(state, error)
         except KeyboardInterrupt:
+            if json_requested:
+                print_json_error("interrupted", "interrupted (Ctrl-C)")
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -20,17 +21,34 @@ from lambda_workflows.cli.session import (
     UrlOption,
     connect,
     emit,
+    instance_id_argument,
     usage_error,
+    workflow_name_argument,
 )
+from lambda_workflows.errors import UnexpectedAnswerError
 from lambda_workflows.http.models import InstanceDetailsModel, InstanceListModel
 from lambda_workflows.instances import MAX_PAGE
 from lambda_workflows.journal.records import FINISHED, InstanceStatus
+from lambda_workflows.names import HTTP_EVENT_TYPE_PATTERN, MAX_EVENT_TYPE
 
 WATCH_INTERVAL_SECONDS = 1.0
 FINISHED_STATUSES = frozenset(str(s) for s in FINISHED)
 
-Name = Annotated[str, typer.Argument(metavar="NAME", help="Workflow name.", show_default=False)]
-InstanceId = Annotated[str, typer.Argument(metavar="ID", help="Instance id.", show_default=False)]
+Name = Annotated[
+    str,
+    typer.Argument(
+        metavar="NAME",
+        help="Workflow name.",
+        show_default=False,
+        callback=workflow_name_argument,
+    ),
+]
+InstanceId = Annotated[
+    str,
+    typer.Argument(
+        metavar="ID", help="Instance id.", show_default=False, callback=instance_id_argument
+    ),
+]
 
 workflows = typer.Typer(help="The workflows the API serves.", no_args_is_help=True)
 instances = typer.Typer(help="List, inspect and steer instances.", no_args_is_help=True)
@@ -104,7 +122,12 @@ def trigger(
     ] = None,
     instance_id: Annotated[
         str | None,
-        typer.Option("--id", help="Instance id (default: generated).", show_default=False),
+        typer.Option(
+            "--id",
+            help="Instance id (default: generated).",
+            show_default=False,
+            callback=lambda value: None if value is None else instance_id_argument(value),
+        ),
     ] = None,
     json_output: JsonOption = False,
     url: UrlOption = None,
@@ -126,22 +149,25 @@ def trigger(
     def view() -> Text:
         verb = "Created" if answer.status == 201 else "Found (idempotent retry)"
         text = Text(f"{verb} {name} instance ")
-        text.append(created.id, style="bold")
+        text.append_text(render.plain(created.id, "bold"))
         text.append(" (")
         text.append_text(render.status_text(str(created.status)))
-        text.append(f").\nWatch it: lwf instances describe {name} {created.id} --watch")
-        return text
+        text.append(f").\nWatch it: lwf instances describe {name} ")
+        return text.append_text(render.plain(created.id)).append(" --watch")
 
     emit(state, answer.raw, view)
 
 
 def _read_file(path: Path) -> str:
-    if str(path) == "-":
-        return sys.stdin.read()
+    """The file's text (UTF-8, a byte-order mark allowed), or a usage error."""
     try:
-        return path.read_text()
+        data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
     except OSError as exc:
-        usage_error(f"cannot read --params-file {path}: {exc.strerror}")
+        usage_error(f"cannot read --params-file {path}: {exc.strerror or exc}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        usage_error(f"--params-file {path} is not UTF-8 text (byte {exc.start}): JSON must be")
 
 
 # -- instances -------------------------------------------------------------------------
@@ -184,7 +210,11 @@ def instances_list(
     raw, page = answer.raw, answer.value
     if every_page:
         rows = list(raw["instances"])
+        seen: set[str] = set()
         while page.cursor:
+            if page.cursor in seen:
+                raise UnexpectedAnswerError(state.url, answer.status, "the same cursor twice")
+            seen.add(page.cursor)
             answer = client.instances(name, status_value, limit, page.cursor)
             rows += answer.raw["instances"]
             page = answer.value
@@ -202,8 +232,8 @@ def instances_list(
         again = f"lwf instances list {name}"
         again += f" --status {status_value}" if status_value else ""
         again += f" --limit {limit}" if limit else ""
-        more = f"More: {again} --cursor {page.cursor}   (or --all)"
-        state.stdout.print(more, style="dim", soft_wrap=True, markup=False, highlight=False)
+        more = render.plain(f"More: {again} --cursor {page.cursor}   (or --all)", "dim")
+        state.stdout.print(more, soft_wrap=True, highlight=False)
 
 
 @instances.command("describe")
@@ -382,11 +412,21 @@ def instances_delete(
 # -- send-event ------------------------------------------------------------------------
 
 
+def _event_type_argument(value: str) -> str:
+    if len(value) > MAX_EVENT_TYPE or not re.fullmatch(HTTP_EVENT_TYPE_PATTERN[1:-1], value):
+        raise typer.BadParameter(
+            f"an event type is 1-{MAX_EVENT_TYPE} of A-Z a-z 0-9 _ : - over HTTP: {value!r}"
+        )
+    return value
+
+
 def send_event(
     ctx: typer.Context,
     name: Name,
     instance_id: InstanceId,
-    event_type: Annotated[str, typer.Argument(metavar="TYPE", help="Event type.")],
+    event_type: Annotated[
+        str, typer.Argument(metavar="TYPE", help="Event type.", callback=_event_type_argument)
+    ],
     payload_json: Annotated[
         str | None,
         typer.Argument(metavar="PAYLOAD_JSON", help="The event payload as JSON."),
@@ -394,7 +434,10 @@ def send_event(
     event_id: Annotated[
         str | None,
         typer.Option(
-            "--event-id", help="Makes a re-sent event a no-op (dedupe key).", show_default=False
+            "--event-id",
+            help="Makes a re-sent event a no-op (dedupe key).",
+            show_default=False,
+            callback=lambda value: None if value is None else instance_id_argument(value),
         ),
     ] = None,
     json_output: JsonOption = False,

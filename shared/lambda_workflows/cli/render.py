@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -21,6 +23,11 @@ from lambda_workflows.http.models import (
 )
 
 DETAIL_CHARS = 80
+WRAP_MIN_WIDTH = 20
+"""A column that wraps (errors, details, step names) gets at least this many cells; when
+the terminal cannot give it that beside the columns that are never cut, rows are shown
+as blocks of `column: value` lines instead."""
+SCHEMA_DEPTH = 8
 STATUS_STYLES = {
     "complete": "green",
     "succeeded": "green",
@@ -39,13 +46,90 @@ STATUS_STYLES = {
 }
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""Control characters (line breaks included), and the Unicode marks that reorder or
+break lines (bidi overrides and isolates, line and paragraph separators)."""
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def plain(value: object, style: str = "") -> Text:
-    """Data from the API as inert text: never read as rich markup, and control characters
-    shown escaped (`\\x1b`), so an error message cannot drive the terminal."""
-    return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value)), style=style)
+    """Data from the API as inert text on one line: never read as rich markup, control
+    characters, line breaks and bidi overrides shown escaped (`\\x1b`, `\\x0a`, `\\u202e`),
+    so a value cannot drive the terminal, fake a line, or read backwards."""
+    return Text(_UNSAFE.sub(_escaped, str(value)), style=style)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a `Listing`: values in a column that `wraps` fold onto more lines;
+    the others (ids, statuses, times) are never cut."""
+
+    header: str
+    wraps: bool = False
+    justify: Literal["left", "right"] = "left"
+
+
+class Listing:
+    """A table whose ids and statuses are never cut: on a terminal too narrow for them
+    (and `WRAP_MIN_WIDTH` for each wrapping column), each row becomes a block of
+    `column: value` lines."""
+
+    def __init__(self, title: str, columns: Sequence[Column]) -> None:
+        self.title = title
+        self.columns = list(columns)
+        self.rows: list[list[Text]] = []
+
+    def add_row(self, *cells: Text | str) -> None:
+        self.rows.append([cell if isinstance(cell, Text) else plain(cell) for cell in cells])
+
+    def _widths(self) -> list[int]:
+        """Per column: the widest value (or header), and a wrapping column's minimum."""
+        widths = []
+        for index, column in enumerate(self.columns):
+            widest = max([len(column.header), *(row[index].cell_len for row in self.rows)])
+            widths.append(min(widest, WRAP_MIN_WIDTH) if column.wraps else widest)
+        return widths
+
+    def min_width(self) -> int:
+        """Cells the table needs: unwrapped columns whole, wrapping ones at their minimum,
+        plus padding (2 per column) and borders (one more than the columns)."""
+        return sum(width + 2 for width in self._widths()) + len(self.columns) + 1
+
+    def table(self) -> Table:
+        table = Table(title=plain(self.title), title_justify="left")
+        for column, width in zip(self.columns, self._widths(), strict=True):
+            table.add_column(
+                column.header,
+                no_wrap=not column.wraps,
+                overflow="fold",
+                justify=column.justify,
+                min_width=width,
+            )
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def records(self) -> Iterator[RenderableType]:
+        yield plain(self.title, "italic")
+        for row in self.rows:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(no_wrap=True, style="bold")
+            grid.add_column(overflow="fold")
+            for column, cell in zip(self.columns, row, strict=True):
+                if cell.plain:
+                    grid.add_row(f"{column.header}:", cell)
+            yield grid
+            yield Text("")
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.min_width() <= options.max_width:
+            yield self.table()
+        else:
+            yield from self.records()
 
 
 def status_text(status: str) -> Text:
@@ -53,13 +137,27 @@ def status_text(status: str) -> Text:
 
 
 def _parse(iso: str | None) -> datetime | None:
-    return datetime.fromisoformat(iso) if iso else None
+    """An aware datetime, or None when absent or not ISO 8601 (naive means UTC)."""
+    if not iso:
+        return None
+    try:
+        when = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def timestamp(iso: str | None) -> str:
-    """`2026-12-03 17:02:01` (UTC, as the API reports it), or `-`."""
+def _when(iso: str | None) -> str:
     when = _parse(iso)
-    return when.strftime("%Y-%m-%d %H:%M:%S") if when else "-"
+    if when is not None:
+        return when.strftime("%Y-%m-%d %H:%M:%S")
+    return iso or "-"
+
+
+def timestamp(iso: str | None) -> Text:
+    """`2026-12-03 17:02:01` (UTC, as the API reports it), `-`, or the text as sent when
+    it is not a timestamp."""
+    return plain(_when(iso))
 
 
 def duration(start: str | None, end: str | None) -> str:
@@ -85,7 +183,10 @@ def duration(start: str | None, end: str | None) -> str:
 
 def compact(value: Any, limit: int = DETAIL_CHARS) -> str:
     """A JSON value on one line, cut to `limit` characters."""
-    text = json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
+    try:
+        text = json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
+    except (RecursionError, ValueError):
+        return "(nested too deep to show)"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -114,16 +215,15 @@ def step_detail(step: StepModel) -> str:
         elif step.type != "sleep":
             parts.append(compact(step.result))
     if step.wake_at:
-        parts.append(f"until {timestamp(step.wake_at)}")
+        parts.append(f"until {_when(step.wake_at)}")
     return " · ".join(parts)
 
 
-def workflows_table(answer: WorkflowList) -> Table:
-    table = Table(title="Workflows", title_justify="left")
-    table.add_column("name", no_wrap=True)
-    table.add_column("class", overflow="fold")
-    table.add_column("binding", no_wrap=True)
-    table.add_column("concurrency", no_wrap=True)
+def workflows_table(answer: WorkflowList) -> Listing:
+    table = Listing(
+        "Workflows",
+        [Column("name"), Column("class", wraps=True), Column("binding"), Column("concurrency")],
+    )
     for workflow in answer.workflows:
         table.add_row(
             plain(workflow.name),
@@ -135,31 +235,40 @@ def workflows_table(answer: WorkflowList) -> Table:
 
 
 def _params_table(schema: dict[str, Any] | None) -> RenderableType:
-    if not schema:
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(schema, dict) or not isinstance(properties, dict):
         return Text("params: any JSON")
-    table = Table(title="Params", title_justify="left")
-    for column in ("field", "type", "required", "default"):
-        table.add_column(column)
-    required = set(schema.get("required", []))
-    for name, spec in (schema.get("properties") or {}).items():
+    table = Listing(
+        "Params",
+        [Column("field"), Column("type", wraps=True), Column("required"), Column("default", True)],
+    )
+    required = schema.get("required")
+    required_names = {str(n) for n in required} if isinstance(required, list) else set()
+    for name, spec in properties.items():
+        default = spec.get("default", "-") if isinstance(spec, dict) else "-"
         table.add_row(
             plain(name),
             plain(_type_name(spec)),
-            "yes" if name in required else "no",
-            plain(compact(spec["default"], 40)) if "default" in spec else "-",
+            "yes" if name in required_names else "no",
+            plain(compact(default, 40)) if default != "-" else "-",
         )
     return table
 
 
-def _type_name(spec: dict[str, Any]) -> str:
+def _type_name(spec: Any, depth: int = 0) -> str:
+    """A JSON schema's type in a few words (`array of string`, `integer | null`)."""
+    if not isinstance(spec, dict) or depth > SCHEMA_DEPTH:
+        return "any"
     if "type" in spec:
-        kind = str(spec["type"])
+        kind = spec["type"]
+        if isinstance(kind, list):
+            return " | ".join(str(k) for k in kind)
         if kind == "array" and isinstance(spec.get("items"), dict):
-            return f"array of {_type_name(spec['items'])}"
-        return kind
+            return f"array of {_type_name(spec['items'], depth + 1)}"
+        return str(kind)
     options = spec.get("anyOf") or spec.get("oneOf")
     if isinstance(options, list):
-        return " | ".join(_type_name(o) for o in options if isinstance(o, dict))
+        return " | ".join(_type_name(o, depth + 1) for o in options if isinstance(o, dict))
     if "$ref" in spec:
         return str(spec["$ref"]).rsplit("/", 1)[-1]
     return "any"
@@ -191,11 +300,9 @@ def workflow_view(answer: WorkflowDetails) -> RenderableType:
     return Group(*parts)
 
 
-def instances_table(workflow: str, answer: InstanceListModel) -> Table:
-    table = Table(title=plain(f"Instances of {workflow}"), title_justify="left")
-    for column in ("id", "status", "created", "started", "ended"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("error")
+def instances_table(workflow: str, answer: InstanceListModel) -> Listing:
+    columns = [Column(name) for name in ("id", "status", "created", "started", "ended")]
+    table = Listing(f"Instances of {workflow}", [*columns, Column("error", wraps=True)])
     for item in answer.instances:
         table.add_row(
             plain(item.id),
@@ -208,12 +315,19 @@ def instances_table(workflow: str, answer: InstanceListModel) -> Table:
     return table
 
 
-def steps_table(steps: list[StepModel]) -> Table:
-    table = Table(title="Steps", title_justify="left")
-    table.add_column("step", no_wrap=True)
-    for column in ("type", "status", "attempts", "started", "duration"):
-        table.add_column(column, no_wrap=True, justify="right" if column == "attempts" else "left")
-    table.add_column("detail", overflow="fold")
+def steps_table(steps: list[StepModel]) -> Listing:
+    table = Listing(
+        "Steps",
+        [
+            Column("step", wraps=True),
+            Column("type"),
+            Column("status"),
+            Column("attempts", justify="right"),
+            Column("started"),
+            Column("duration"),
+            Column("detail", wraps=True),
+        ],
+    )
     for step in steps:
         name = step.name if step.index == 0 else f"{step.name} #{step.index}"
         table.add_row(
@@ -244,9 +358,7 @@ def instance_view(answer: InstanceDetailsModel) -> RenderableType:
         header.add_row("error", plain(error_line(answer.error) + where, "red"))
     parts: list[RenderableType] = [header, steps_table(answer.steps)]
     if answer.events:
-        events = Table(title="Events received", title_justify="left")
-        for column in ("#", "type", "at"):
-            events.add_column(column, no_wrap=True)
+        events = Listing("Events received", [Column("#"), Column("type"), Column("at")])
         for event in answer.events:
             events.add_row(str(event.seq), plain(event.type), timestamp(event.timestamp))
         parts.append(events)

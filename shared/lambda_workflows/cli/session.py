@@ -8,21 +8,25 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console, RenderableType
 from rich.text import Text
 
 from lambda_workflows.aws.sigv4 import signer_from_chain
-from lambda_workflows.cli.client import ApiClient
+from lambda_workflows.cli.client import LOOPBACK_HOSTS, ApiClient
 from lambda_workflows.cli.render import plain
 from lambda_workflows.clock import wait_real
 from lambda_workflows.errors import (
     ApiError,
     ApiUnreachableError,
     CredentialsError,
+    UnexpectedAnswerError,
+    ValidationError,
     WorkflowError,
 )
+from lambda_workflows.names import check_instance_id, check_workflow_name
 
 DEFAULT_URL = "http://127.0.0.1:8787"
 URL_VARIABLE = "LWF_URL"
@@ -33,6 +37,9 @@ EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 EXIT_INTERRUPTED = 130
 """Ctrl-C (e.g. during `--watch`): the shell's convention, 128 + SIGINT."""
+PIPED_WIDTH = 1000
+"""Cells a line may take when stdout is not a terminal (and `COLUMNS` is unset): piped
+tables keep one row per line, whole, for `grep` and `cut`."""
 
 JsonOption = Annotated[
     bool,
@@ -65,6 +72,13 @@ def _real_pause(seconds: float) -> None:
     wait_real(seconds)
 
 
+def _stdout_console() -> Console:
+    console = Console(soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPED_WIDTH
+    return console
+
+
 @dataclass
 class CliState:
     """One invocation's state. Tests pass their own as the click `obj` (e.g. a `pause`
@@ -74,7 +88,7 @@ class CliState:
     json_output: bool = False
     url: str = DEFAULT_URL
     signed: bool = False
-    stdout: Console = field(default_factory=lambda: Console(soft_wrap=False))
+    stdout: Console = field(default_factory=_stdout_console)
     stderr: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
 
 
@@ -99,20 +113,76 @@ def connect(
     if url is None:
         if profile is not None or region is not None:
             usage_error("--profile and --region sign requests to --url; pass --url too")
-        state.url = os.environ.get(URL_VARIABLE) or DEFAULT_URL
+        state.url = checked_url(os.environ.get(URL_VARIABLE) or DEFAULT_URL, f"${URL_VARIABLE}")
         return ApiClient(state.url), state
-    if not url.startswith(("http://", "https://")):
-        usage_error(f"--url must start with https:// (or http://), got {url!r}")
-    state.url, state.signed = url, True
-    return ApiClient(url, signer_from_chain(url, profile, region)), state
+    state.url, state.signed = checked_url(url, "--url"), True
+    parts = urlsplit(state.url)
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        state.stderr.print(
+            "warning: --url is http://: the signed request and the answer travel unencrypted",
+            style="yellow",
+            markup=False,
+            highlight=False,
+        )
+    return ApiClient(state.url, signer_from_chain(state.url, profile, region)), state
+
+
+def checked_url(url: str, source: str) -> str:
+    """`url` when it is an http(s) base URL with a host and a valid port, and nothing
+    after the path; else a usage error naming `source` (`--url`, `$LWF_URL`)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        usage_error(f"{source} is not a valid URL ({exc}): {url!r}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        usage_error(
+            f"{source} must be an http:// or https:// URL with a host (e.g. {DEFAULT_URL}): {url!r}"
+        )
+    if port == 0:
+        usage_error(f"{source} must name a port from 1 to 65535: {url!r}")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        usage_error(f"{source} is the API's base URL, without ?query or #fragment: {url!r}")
+    if parts.username is not None or any(c.isspace() or not c.isprintable() for c in url):
+        usage_error(f"{source} may not hold user:password@, spaces or control characters")
+    return url
+
+
+def workflow_name_argument(value: str) -> str:
+    """Typer callback: a workflow name as the API accepts it, else a usage error."""
+    return _checked(check_workflow_name, value)
+
+
+def instance_id_argument(value: str) -> str:
+    """Typer callback: an instance id as the API accepts it, else a usage error."""
+    return _checked(check_instance_id, value)
+
+
+def _checked(check: Callable[[str], str], value: str) -> str:
+    try:
+        return check(value)
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def emit(state: CliState, raw: Any, view: Callable[[], RenderableType | str]) -> None:
-    """`raw` as one JSON document under `--json`, else the rendered view."""
+    """`raw` as one JSON document under `--json`, else the rendered view. A value the
+    view cannot show (the API's schema, but odd contents) is an `UnexpectedAnswerError`."""
     if state.json_output:
         typer.echo(json.dumps(raw, indent=2, ensure_ascii=False))
-    else:
+        return
+    try:
         state.stdout.print(view())
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise UnexpectedAnswerError(
+            state.url, 200, f"values lwf cannot show ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def print_json_error(code: str, message: str, **extra: Any) -> None:
+    """The one `--json` error document: `{"error": {"code", "message", ...}}` on stdout."""
+    document = {"code": code, "message": message, **extra}
+    typer.echo(json.dumps({"error": document}, indent=2, ensure_ascii=False))
 
 
 def usage_error(message: str) -> NoReturn:
@@ -124,12 +194,12 @@ def fail(state: CliState, error: WorkflowError) -> NoReturn:
     `--json`, and leave with the exit code of its kind."""
     code, hint = _classify(state, error)
     if state.json_output:
-        document: dict[str, Any] = {"code": getattr(error, "code", "error"), "message": str(error)}
-        if isinstance(error, ApiError):
-            document["status"] = error.status
-            if error.details:
-                document["details"] = error.details
-        typer.echo(json.dumps({"error": document}, indent=2, ensure_ascii=False))
+        extra: dict[str, Any] = {}
+        if isinstance(error, ApiError | UnexpectedAnswerError):
+            extra["status"] = error.status
+        if isinstance(error, ApiError) and error.details:
+            extra["details"] = error.details
+        print_json_error(error.code, str(error), **extra)
     state.stderr.print(Text("error: ", style="bold red") + plain(error), highlight=False)
     for detail in getattr(error, "details", None) or []:
         where = ".".join(str(part) for part in detail.get("loc", []))
@@ -142,6 +212,8 @@ def fail(state: CliState, error: WorkflowError) -> NoReturn:
 
 
 def _classify(state: CliState, error: WorkflowError) -> tuple[int, str | None]:
+    if isinstance(error, UnexpectedAnswerError):
+        return EXIT_UNREACHABLE, "Check the URL: it must be the API's base URL (the stage URL)."
     if isinstance(error, ApiUnreachableError):
         if state.signed:
             return EXIT_UNREACHABLE, "Check --url: the stage URL `cdk deploy` printed."
