@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from typer.exceptions import TyperException
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from lambda_workflows.cli import local, remote
 from lambda_workflows.cli.session import (
