@@ -8,11 +8,15 @@ a client sends, nor an odd event a direct invocation hands the handler, is a 5xx
 from __future__ import annotations
 
 import copy
+import http.client
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from lambda_workflows.handlers.api import ApiHandler
+from lambda_workflows.http.wsgi import serve
 from lambda_workflows.metrics import ClientErrors, RecordingMetrics
 from lambda_workflows.testing import WorkflowTestEnv
 
@@ -158,3 +162,96 @@ def test_an_event_of_the_wrong_shape_is_a_400_that_writes_nothing(api: Api, name
     assert_error((status, body), 400, "bad_request", "API Gateway REST proxy event")
     assert stored(api.env) == before
     assert api.metrics.total(ClientErrors) == 1
+
+
+# -- the local server (WSGI adapter) -------------------------------------------------------
+
+
+def _raw_request(
+    url: str, method: str, path: str, headers: dict[str, str], body: bytes | list[bytes] = b""
+) -> tuple[int, Any]:
+    """One request as sent byte for byte (`body` as a list: chunked)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        if isinstance(body, list):
+            for chunk in body:
+                connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            connection.send(b"0\r\n\r\n")
+        elif body:
+            connection.send(body)
+        response = connection.getresponse()
+        text = response.read()
+        return response.status, json.loads(text) if text else None
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[str, WorkflowTestEnv]]:
+    with WorkflowTestEnv(app) as env, serve(ApiHandler(lambda: env.engine)) as url:
+        yield url, env
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1.5", "0x2"])
+def test_local_server_a_bad_content_length_is_a_400_error_body(
+    served: tuple[str, WorkflowTestEnv], length: str
+) -> None:
+    url, env = served
+    before = stored(env)
+    response = _raw_request(url, "POST", CREATE, {**JSON, "Content-Length": length}, b"{}")
+    assert_error(response, 400, "bad_request", "Content-Length")
+    assert stored(env) == before
+
+
+def test_local_server_reads_a_chunked_body(served: tuple[str, WorkflowTestEnv]) -> None:
+    """Transfer-Encoding: chunked and no Content-Length: the body was dropped (a create
+    without an id)."""
+    url, env = served
+    headers = {**JSON, "Transfer-Encoding": "chunked"}
+    body = [b'{"id": "ch', b'unked-1", "params"', b": {}}"]
+    status, answer = _raw_request(url, "POST", CREATE, headers, body)
+    assert (status, answer) == (201, {"id": "chunked-1", "status": "queued"})
+    assert env.binding("race").get("chunked-1").summary().status == "queued"
+
+
+@pytest.mark.parametrize(
+    "path", ["/workflows/%FF", "/workflows/race/instances/%C3%28", "/%FF/x", "/docs%FF"]
+)
+def test_local_server_a_path_that_is_not_utf8_is_a_400(
+    served: tuple[str, WorkflowTestEnv], path: str
+) -> None:
+    url, _ = served
+    assert_error(_raw_request(url, "GET", path, {}), 400, "bad_request", "UTF-8")
+
+
+@pytest.mark.parametrize("path", ["a%2Fpause", "a%2fpause", "a%2Fterminate"])
+def test_local_server_an_encoded_slash_never_reaches_another_route(
+    served: tuple[str, WorkflowTestEnv], path: str
+) -> None:
+    """`%2F` was decoded before routing: `.../instances/a%2Fpause` paused instance `a`."""
+    url, env = served
+    env.binding("race").create(id="a")
+    before = stored(env)
+    response = _raw_request(url, "POST", f"{CREATE}/{path}", JSON)
+    assert_error(response, 400, "bad_request", "%2F")
+    assert env.binding("race").get("a").summary().status == "queued"
+    assert stored(env) == before
+
+
+def test_local_server_percent_encoded_segments_are_decoded_after_routing(
+    served: tuple[str, WorkflowTestEnv],
+) -> None:
+    """A client that escapes every segment (as `lwf` does) reaches the same routes."""
+    url, env = served
+    env.binding("race").create(id="e-1")
+    status, body = _raw_request(url, "POST", f"{CREATE}/e%2D1/events/ok%3AType", JSON, b"{}")
+    assert (status, body) == (202, {"id": "e-1", "status": "queued"})
+    assert _raw_request(url, "GET", "/workflows/r%61ce", {})[0] == 200

@@ -15,6 +15,7 @@ import json
 import math
 import re
 from typing import Any, NoReturn
+from urllib.parse import unquote_to_bytes
 
 from lambda_workflows.errors import (
     BadRequestError,
@@ -105,11 +106,34 @@ def _header(event: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def _check_path(path: str) -> None:
+def _segment(segment: str) -> str:
+    """One path segment percent-decoded: `BadRequestError` when the bytes are not UTF-8
+    or hold a `/` (which would make another route of it)."""
+    try:
+        text = unquote_to_bytes(segment).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequestError("the request path is not UTF-8 text (percent-decoded)") from None
+    if "/" in text:
+        raise BadRequestError(
+            f"a path segment holds an encoded `/` (%2F): {printable(segment[:100])!r}; "
+            "names, ids and event types never contain `/`"
+        )
+    return text
+
+
+def _decoded_path(path: str) -> str:
+    """The path with each segment percent-decoded (split first, then decode: an encoded
+    `/` never moves a value into another route), or a `BadRequestError`."""
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
         raise BadRequestError("the request path is not UTF-8 text") from None
+    if "%" not in path:
+        return path
+    return "/".join(_segment(segment) for segment in path.split("/"))
+
+
+def _check_path(path: str) -> None:
     match = _EVENT_PATH.match(path)
     if match and not _EVENT_TYPE.match(match["type"]):
         raise BadRequestError(
@@ -220,7 +244,10 @@ def screen(raw_event: Any, max_body_bytes: int) -> dict[str, Any]:
     `UnsupportedMediaTypeError` or `InvalidJsonError`.
     """
     event = check_event_shape(raw_event)
-    _check_path(event["path"])
+    path = _decoded_path(event["path"])
+    _check_path(path)
+    if path != event["path"]:
+        event = {**event, "path": path}
     _check_query(event)
     method = str(event.get("httpMethod") or "").upper()
     if method not in _BODY_METHODS:

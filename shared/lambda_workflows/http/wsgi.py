@@ -12,7 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from lambda_workflows.errors import BadRequestError, PayloadTooLargeError, ValidationError
+from lambda_workflows.http.resolver import error_proxy_response
 
 ProxyHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 StartResponse = Callable[..., Any]
@@ -32,18 +35,66 @@ class LocalContext:
         return 30_000
 
 
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+"""Largest body read, as API Gateway's 10 MB payload limit (the API handler's own cap is
+lower and answers 413 past it)."""
+
+
 def _wsgi_text(value: str) -> str:
-    """WSGI hands paths over as latin-1 decoded bytes; undo that to get UTF-8 text."""
+    """WSGI hands paths over as latin-1 decoded bytes; undo that to get UTF-8 text (bytes
+    that are not UTF-8 become lone surrogates, which the API screens out with a 400)."""
     try:
-        return value.encode("latin-1").decode("utf-8")
-    except UnicodeError:
+        return value.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
         return value
 
 
+def raw_path(environ: dict[str, Any]) -> str:
+    """The request path as the client sent it, still percent-encoded, as API Gateway REST
+    passes `path`: `%2F` inside a segment stays there (the API decodes each segment after
+    splitting, so it never reaches another route). `PATH_INFO` is already decoded, so
+    the request target (`RAW_URI` / `REQUEST_URI`, which werkzeug and gunicorn set) is
+    read when the server gives it."""
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not isinstance(target, str) or not target:
+        return quote(
+            _wsgi_text(str(environ.get("PATH_INFO") or "/")), safe="/", errors="surrogateescape"
+        )
+    if not target.startswith("/"):  # absolute form: http://host/path?query
+        target = urlsplit(target).path or "/"
+    return _wsgi_text(target.split("?", 1)[0].split("#", 1)[0]) or "/"
+
+
+def _body(environ: dict[str, Any]) -> bytes:
+    """The request body: `Content-Length` bytes, or up to the end of a chunked body (no
+    `Content-Length`; the server de-chunks it). `BadRequestError` for a `Content-Length`
+    that is not a decimal number, `PayloadTooLargeError` past `MAX_REQUEST_BYTES`."""
+    stream = environ["wsgi.input"]
+    declared = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if declared:
+        if not declared.isdigit() or not declared.isascii():
+            raise BadRequestError(
+                f"the Content-Length header is not a number of bytes: {declared[:40]!r}"
+            )
+        length = int(declared)
+        if length > MAX_REQUEST_BYTES:
+            raise PayloadTooLargeError(f"the request body is over {MAX_REQUEST_BYTES} bytes")
+        return bytes(stream.read(length)) if length else b""
+    chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
+    if not (chunked or environ.get("wsgi.input_terminated")):
+        return b""  # no length and no end marker: reading would wait for the client
+    data = bytes(stream.read(MAX_REQUEST_BYTES + 1))
+    if len(data) > MAX_REQUEST_BYTES:
+        raise PayloadTooLargeError(f"the request body is over {MAX_REQUEST_BYTES} bytes")
+    return data
+
+
 def proxy_event(environ: dict[str, Any], request_id: str) -> dict[str, Any]:
-    """The API Gateway REST (v1) proxy event for one WSGI request."""
+    """The API Gateway REST (v1) proxy event for one WSGI request, as a `{proxy+}`
+    resource gets it. Raises `BadRequestError` / `PayloadTooLargeError` for a request
+    API Gateway would not pass on (a bad `Content-Length`, a body past 10 MB)."""
     method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-    path = _wsgi_text(str(environ.get("PATH_INFO") or "/"))
+    path = raw_path(environ)
     headers: dict[str, list[str]] = {}
     for key, value in environ.items():
         if key.startswith("HTTP_"):
@@ -53,29 +104,30 @@ def proxy_event(environ: dict[str, Any], request_id: str) -> dict[str, Any]:
         if environ.get(key):
             headers[key.replace("_", "-").title()] = [str(environ[key])]
     query = parse_qs(str(environ.get("QUERY_STRING") or ""), keep_blank_values=True)
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    raw: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
+    raw = _body(environ)
     try:
         body: str | None = raw.decode("utf-8") if raw else None
         encoded = False
     except UnicodeDecodeError:
         body, encoded = base64.b64encode(raw).decode(), True
+    resource = "/{proxy+}" if path != "/" else "/"
+    proxy = unquote(path[1:], errors="surrogateescape") if path != "/" else None
     return {
-        "resource": path,
+        "resource": resource,
         "path": path,
         "httpMethod": method,
         "headers": {k: v[-1] for k, v in headers.items()},
         "multiValueHeaders": headers,
         "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
         "multiValueQueryStringParameters": query or None,
-        "pathParameters": None,
+        "pathParameters": {"proxy": proxy} if proxy is not None else None,
         "stageVariables": None,
         "requestContext": {
             "requestId": request_id,
             "stage": STAGE,
             "httpMethod": method,
             "path": path,
-            "resourcePath": path,
+            "resourcePath": resource,
             "identity": {"sourceIp": str(environ.get("REMOTE_ADDR") or "127.0.0.1")},
         },
         "body": body,
@@ -96,9 +148,13 @@ class ProxyWsgiApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request_id = uuid.uuid4().hex
-        event = proxy_event(environ, request_id)
-        with self._one_at_a_time:
-            response = self.handler(event, LocalContext(request_id))
+        try:
+            event = proxy_event(environ, request_id)
+        except ValidationError as rejected:  # what API Gateway answers itself
+            response = error_proxy_response(rejected)
+        else:
+            with self._one_at_a_time:
+                response = self.handler(event, LocalContext(request_id))
         status = int(response.get("statusCode", 500))
         headers: list[tuple[str, str]] = []
         for name, values in (response.get("multiValueHeaders") or {}).items():
