@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from lambda_workflows.handlers.api import ApiHandler
+from lambda_workflows.http import models, routes
 from lambda_workflows.http.wsgi import serve
 from lambda_workflows.metrics import ClientErrors, RecordingMetrics
 from lambda_workflows.testing import WorkflowTestEnv
@@ -255,3 +256,34 @@ def test_local_server_percent_encoded_segments_are_decoded_after_routing(
     status, body = _raw_request(url, "POST", f"{CREATE}/e%2D1/events/ok%3AType", JSON, b"{}")
     assert (status, body) == (202, {"id": "e-1", "status": "queued"})
     assert _raw_request(url, "GET", "/workflows/r%61ce", {})[0] == 200
+
+
+# -- an instance response lists a bounded number of events ---------------------------------
+
+
+def test_an_instance_response_lists_the_newest_events_and_counts_the_rest(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inbox grows without bound (37,000 events made a 6 MB answer); the response
+    lists the newest `MAX_SHOWN_EVENTS` and says how many it left out."""
+    monkeypatch.setattr(routes, "MAX_SHOWN_EVENTS", 3)
+    instance = api.env.binding("approval").create(id="ev1", params={"user_id": "u"})
+    path = "/workflows/approval/instances/ev1"
+    status, body = api.call("GET", path)
+    assert (status, body["events"], body["events_omitted"]) == (200, [], 0)
+    for n in range(5):
+        instance.send_event(f"note-{n}", n)
+    status, body = api.call("GET", path)
+    assert [e["type"] for e in body["events"]] == ["note-2", "note-3", "note-4"]
+    assert [e["seq"] for e in body["events"]] == [3, 4, 5]
+    assert body["events_omitted"] == 2
+    assert len(instance.status().events) == 5  # Python callers get every event
+
+
+def test_the_event_bound_keeps_the_worst_case_under_a_megabyte(api: Api) -> None:
+    widest = {"seq": 2**53, "type": "\U0001f600" * 100, "timestamp": "x" * 32}
+    assert models.MAX_SHOWN_EVENTS * len(json.dumps(widest)) < 1024 * 1024
+    _, schema = api.call("GET", "/openapi.json")
+    details = schema["components"]["schemas"]["InstanceDetailsModel"]
+    assert details["properties"]["events"]["maxItems"] == models.MAX_SHOWN_EVENTS
+    assert details["properties"]["events_omitted"]["type"] == "integer"

@@ -14,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lambda_workflows.journal.records import InstanceStatus, StepKind, StepStatus
 from lambda_workflows.names import ID_PATTERN, MAX_INSTANCE_ID, MAX_STEP_NAME, STEP_NAME_PATTERN
 
+MAX_SHOWN_EVENTS = 500
+"""Events one instance response lists at most (the newest; `events_omitted` counts the
+rest). At most ~1.3 KB each (a 100-character type escaped as JSON), so ~650 KB: an inbox
+grows without bound (37,000 events made a 6 MB answer, past Lambda's limit)."""
+
 Json = Any
 """Any JSON value (params, outputs, step results, event payloads)."""
 
@@ -161,7 +166,15 @@ class InstanceDetailsModel(_Response):
     )
     error: ErrorInfoModel | None
     steps: list[StepModel]
-    events: list[EventModel]
+    events: list[EventModel] = Field(
+        # In the schema only: a client parsing an older server's longer list still works.
+        json_schema_extra={"maxItems": MAX_SHOWN_EVENTS},
+        description=f"The newest events received, oldest first: {MAX_SHOWN_EVENTS} at most "
+        "(`events_omitted` counts the older ones left out).",
+    )
+    events_omitted: int = Field(
+        default=0, ge=0, description="How many older events `events` leaves out (0: none)."
+    )
     created_at: str
     started_at: str | None
     ended_at: str | None

@@ -15,6 +15,7 @@ from pydantic import BeforeValidator
 from lambda_workflows.app import Workflow
 from lambda_workflows.engine import Engine
 from lambda_workflows.http.models import (
+    MAX_SHOWN_EVENTS,
     BatchCreated,
     CreateInstance,
     CronInfo,
@@ -257,7 +258,11 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
     )
     def get_instance(name: WorkflowName, instance_id: InstanceId) -> InstanceDetailsModel:
         details = instance(name, instance_id).status()
-        return InstanceDetailsModel.model_validate(details.to_dict(DETAILS_VALUE_BYTES))
+        data = details.to_dict(DETAILS_VALUE_BYTES)
+        events = data["events"]
+        omitted = max(0, len(events) - MAX_SHOWN_EVENTS)
+        data.update(events=events[omitted:], events_omitted=omitted)
+        return InstanceDetailsModel.model_validate(data)
 
     @router.delete(
         "/workflows/<name>/instances/<instance_id>",
