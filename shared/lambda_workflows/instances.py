@@ -21,6 +21,7 @@ from lambda_workflows.journal.base import Journal, MetaCondition
 from lambda_workflows.journal.records import (
     OPEN,
     RUNNABLE,
+    EventRecord,
     InstanceMeta,
     InstanceStatus,
     StepKind,
@@ -28,6 +29,7 @@ from lambda_workflows.journal.records import (
 from lambda_workflows.names import check_event_type, check_instance_id, check_step_name
 from lambda_workflows.payloads import (
     PARAMS_INLINE_BYTES,
+    STEP_INLINE_BYTES,
     Packed,
     canonical,
     check_client_value,
@@ -289,23 +291,56 @@ class Instance:
     def send_event(self, type: str, payload: Any = None, *, event_id: str | None = None) -> None:
         """Deliver an event; a wait of that type consumes it, now or later (FIFO per type).
 
-        `payload` is JSON (a pydantic model is dumped); `event_id` makes a re-sent event a
-        no-op.
+        `payload` is JSON (a pydantic model is dumped). `event_id` is an idempotency key:
+        sending the same type and payload under it again is a no-op (it re-sends the
+        wake-up); another type or payload under a used `event_id` is an
+        `InstanceConflictError`. Nothing is uploaded for a re-send.
         """
         check_event_type(type)
         if event_id is not None:
             check_instance_id(event_id)
         value = to_json_value(payload, "the event payload")
+        services = self._binding.services
+        if event_id is not None:
+            sent = services.journal.find_event(self._binding.name, self.id, event_id)
+            if sent is not None:  # a re-send: checked before a large payload is uploaded
+                meta = self._meta()
+                if meta.status not in OPEN:
+                    raise self._closed(meta.status)
+                self._check_same_event(sent, type, value)
+                if meta.status == InstanceStatus.WAITING:
+                    self._wake(meta)  # the first try may have stopped before its wake-up
+                return
         try:
-            deliver_event(
-                self._binding.services, self._binding.name, self.id, type, value, event_id
-            )
+            event = deliver_event(services, self._binding.name, self.id, type, value, event_id)
         except MetaConditionFailedError as exc:
             if exc.current is None:
                 raise self._not_found() from None
+            raise self._closed(exc.current.status) from None
+        if event_id is not None:  # another send under this id may have won the race
+            self._check_same_event(event, type, value)
+
+    def _closed(self, status: InstanceStatus) -> InstanceConflictError:
+        return InstanceConflictError(f"instance {self.id!r} is {status}: it takes no more events")
+
+    def _check_same_event(self, sent: EventRecord, type: str, value: Any) -> None:
+        """`InstanceConflictError` unless `sent` has this type and payload (as JSON)."""
+        payloads = self._binding.services.payloads
+        same = sent.type == type
+        if same:
+            packed = payloads.prepare(
+                value, owner=f"{self.workflow}/{self.id}/events", inline_limit=STEP_INLINE_BYTES
+            )
+            same = (sent.payload_ref is not None and sent.payload_ref == packed.ref) or (
+                (sent.payload_ref is None) == (packed.ref is None)
+                and canonical(payloads.unpack(sent.payload, sent.payload_ref))
+                == canonical(packed.value)
+            )
+        if not same:
             raise InstanceConflictError(
-                f"instance {self.id!r} is {exc.current.status}: it takes no more events"
-            ) from None
+                f"event_id {sent.event_id!r} already names another event of instance "
+                f"{self.id!r} (another type or payload); give this event a new event_id"
+            )
 
     def _wake(self, meta: InstanceMeta) -> None:
         wakeup = Wakeup(self._binding.name, self.id, meta.generation, meta.epoch)
@@ -368,6 +403,14 @@ class WorkflowBinding:
         """`create`, telling a new instance (`created`) from an idempotent retry."""
         new = self._new_meta(id, params)
         meta = new.meta
+        if id is not None and new.params.ref is not None:
+            # Large params go to S3: find a conflict before uploading them (a versioned
+            # bucket keeps a deleted object's versions), and a retry has them stored.
+            found = self.services.journal.get_meta(self.name, meta.instance_id)
+            if found is not None:
+                self._retry_create(new, found)
+                self.services.wakeups.send_now([Wakeup(self.name, meta.instance_id, 0)])
+                return Created(Instance(self, meta.instance_id), False)
         self.services.payloads.store(new.params)
         created = True
         try:
@@ -421,6 +464,14 @@ class WorkflowBinding:
                     f"create_batch: entries {earlier} and {index} have the same id "
                     f"{new.meta.instance_id!r} (an id twice)"
                 )
+        if any(n.params.ref is not None for n in news):  # find conflicts before uploading
+            taken = [
+                n.meta.instance_id
+                for n in news
+                if self.services.journal.get_meta(self.name, n.meta.instance_id) is not None
+            ]
+            if taken:
+                raise InstanceConflictError(f"instances exist already: {taken}")
         for new in news:
             self.services.payloads.store(new.params)
         try:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from lambda_workflows.errors import InstanceConflictError
 from lambda_workflows.handlers.api import ApiHandler
 from lambda_workflows.http import models, routes
 from lambda_workflows.http.wsgi import serve
@@ -287,3 +288,97 @@ def test_the_event_bound_keeps_the_worst_case_under_a_megabyte(api: Api) -> None
     details = schema["components"]["schemas"]["InstanceDetailsModel"]
     assert details["properties"]["events"]["maxItems"] == models.MAX_SHOWN_EVENTS
     assert details["properties"]["events_omitted"]["type"] == "integer"
+
+
+# -- S3: nothing uploaded for a request that fails or repeats -----------------------------
+
+LARGE = "x" * 400_000
+"""Over the inline limits: params or an event payload with it go to the bucket."""
+
+
+def _versioned(env: WorkflowTestEnv) -> Any:
+    """Turn on versioning on the results bucket; returns a function listing every object
+    version and delete marker in it."""
+    settings = env.cloud.settings
+    assert settings is not None
+    s3 = env.cloud.client("s3")
+    s3.put_bucket_versioning(
+        Bucket=settings.bucket_name, VersioningConfiguration={"Status": "Enabled"}
+    )
+
+    def versions() -> list[tuple[str, str]]:
+        listing = s3.list_object_versions(Bucket=settings.bucket_name)
+        found = listing.get("Versions", []) + listing.get("DeleteMarkers", [])
+        return sorted((v["Key"], v["VersionId"]) for v in found)
+
+    return versions
+
+
+def test_a_create_that_fails_or_repeats_leaves_no_object_version(api: Api) -> None:
+    """The params went to S3 before the id was found taken; the 409's clean-up delete left
+    a version and a delete marker in a versioned bucket, and a retry put a new version."""
+    versions = _versioned(api.env)
+    assert api.call("POST", CREATE, {"id": "v1", "params": {"pad": LARGE}})[0] == 201
+    before, kept = stored(api.env), versions()
+    assert len(kept) == 1
+    conflict = api.call("POST", CREATE, {"id": "v1", "params": {"pad": LARGE + "y"}})
+    assert_error(conflict, 409, "conflict", "v1")
+    batch = [{"id": "v2", "params": {"pad": LARGE}}, {"id": "v1", "params": {"pad": LARGE}}]
+    assert_error(api.call("POST", f"{CREATE}/batch", batch), 409, "conflict", "v1")
+    assert (stored(api.env), versions()) == (before, kept)
+    retry = api.call("POST", CREATE, {"id": "v1", "params": {"pad": LARGE}})
+    assert retry == (200, {"id": "v1", "status": "queued"})
+    assert versions() == kept
+    assert api.env.binding("race").get("v1").status().params == {"pad": LARGE}
+
+
+def _approval(api: Api, instance_id: str) -> str:
+    api.env.binding("approval").create(id=instance_id, params={"user_id": "u"})
+    return f"/workflows/approval/instances/{instance_id}/events"
+
+
+def test_a_resent_event_uploads_nothing(api: Api) -> None:
+    """The duplicate check ran after the large payload was uploaded."""
+    versions = _versioned(api.env)
+    events = _approval(api, "dup1")
+    first = {"payload": {"pad": LARGE, "n": 1}, "event_id": "big-1"}
+    assert api.call("POST", f"{events}/note", first)[0] == 202
+    before, kept = stored(api.env), versions()
+    again = {"payload": {"n": 1, "pad": LARGE}, "event_id": "big-1"}  # same JSON, keys moved
+    assert api.call("POST", f"{events}/note", again)[0] == 202
+    assert (stored(api.env), versions()) == (before, kept)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "payload"),
+    [
+        ("note", {"pad": LARGE, "n": 2}),  # another large payload: it left an orphan object
+        ("note", {"n": 1}),
+        ("note", 1),
+        ("note", None),
+        ("other", {"pad": LARGE, "n": 1}),  # another type
+    ],
+    ids=["large", "small", "int", "none", "type"],
+)
+def test_another_event_under_a_used_event_id_is_a_409(
+    api: Api, event_type: str, payload: Any
+) -> None:
+    """It was silently a no-op: an event_id is an idempotency key, and the same key with
+    another body is a conflict (as Cloudflare's and Stripe's idempotency keys)."""
+    versions = _versioned(api.env)
+    events = _approval(api, "dup2")
+    first = {"payload": {"pad": LARGE, "n": 1}, "event_id": "k-1"}
+    assert api.call("POST", f"{events}/note", first)[0] == 202
+    small = {"payload": {"n": 1}, "event_id": "k-2"}
+    assert api.call("POST", f"{events}/note", small)[0] == 202
+    before, kept = stored(api.env), versions()
+    for key in ("k-1", "k-2"):
+        body = {"payload": payload, "event_id": key}
+        if (key, event_type, payload) == ("k-2", "note", {"n": 1}):
+            assert api.call("POST", f"{events}/{event_type}", body)[0] == 202  # the same
+            continue
+        assert_error(api.call("POST", f"{events}/{event_type}", body), 409, "conflict", key)
+    assert (stored(api.env), versions()) == (before, kept)
+    instance = api.env.binding("approval").get("dup2")
+    with pytest.raises(InstanceConflictError, match="event_id"):
+        instance.send_event("note", {"n": 3}, event_id="k-2")

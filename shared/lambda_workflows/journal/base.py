@@ -149,6 +149,10 @@ class Journal(Protocol):
         missing or its status is not in `open_statuses`.
         """
 
+    def find_event(self, workflow: str, instance_id: str, event_id: str) -> EventRecord | None:
+        """The event stored under `event_id` (`NewEvent.event_id`), or None (never sent,
+        forgotten by a restart, or no such instance)."""
+
     def add_watcher(
         self,
         workflow: str,

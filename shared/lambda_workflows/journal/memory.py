@@ -176,6 +176,14 @@ class MemoryJournal:
             self.writes += 1
             return stored, True
 
+    def find_event(self, workflow: str, instance_id: str, event_id: str) -> EventRecord | None:
+        with self._lock:
+            part = self._partitions.get((workflow, instance_id))
+            seq = part.event_ids.get(event_id) if part is not None else None
+            if part is None or seq is None or seq not in part.events:
+                return None
+            return copy.deepcopy(part.events[seq])
+
     def add_watcher(
         self,
         workflow: str,

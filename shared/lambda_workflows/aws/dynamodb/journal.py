@@ -353,6 +353,9 @@ class DynamoDBJournal:
                 continue
             return stored, True
 
+    def find_event(self, workflow: str, instance_id: str, event_id: str) -> EventRecord | None:
+        return self._event_by_id(partition_key(workflow, instance_id), event_id)
+
     def _event_by_id(self, pk: str, event_id: str | None) -> EventRecord | None:
         """The event an id marker points to; a marker whose event is gone is removed."""
         marker_key = self._key(pk, f"{EVENT_ID_PREFIX}{event_id}")
