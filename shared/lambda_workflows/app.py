@@ -8,6 +8,7 @@ import sys
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from lambda_workflows.api import WorkflowEntrypoint
+from lambda_workflows.config import Duration, parse_duration
 from lambda_workflows.errors import (
     AppImportError,
     InvalidParamsError,
@@ -112,15 +114,32 @@ class Cron:
         check_workflow_name(self.name)
 
 
+DEFAULT_RETENTION = "30 days"
+"""How long a finished instance is kept (Cloudflare's retention on the paid plan)."""
+
+
 @dataclass
 class WorkflowApp:
-    """Everything deployed together: workflows, bindings and crons."""
+    """Everything deployed together: workflows, bindings and crons.
+
+    `retention`: how long a complete, errored or terminated instance is kept after it
+    ended (a duration: `"30 days"`, a `timedelta`, milliseconds); then the sweeper deletes
+    it with its journal, events and stored values. `None` keeps finished instances until
+    they are deleted.
+    """
 
     workflows: Iterable[Workflow]
     bindings: Mapping[str, Any] = field(default_factory=dict)
     crons: Iterable[Cron] = ()
+    retention: Duration | None = DEFAULT_RETENTION
 
     def __post_init__(self) -> None:
+        self.retention_ms: int | None = None
+        if self.retention is not None:
+            kept = parse_duration(self.retention, what="retention")
+            if kept < timedelta(minutes=1):
+                raise ValidationError(f"retention must be at least 1 minute: {self.retention!r}")
+            self.retention_ms = int(kept.total_seconds() * 1000)
         self.workflows = tuple(self.workflows)
         self.crons = tuple(self.crons)
         self.bindings = dict(self.bindings)

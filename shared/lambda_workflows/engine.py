@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from lambda_workflows.api import Env
@@ -28,6 +29,8 @@ class Engine:
         """`resources` make declared bindings (`Bucket`, `Table`, ...) live; without them
         only workflow bindings and plain objects can be declared."""
         self.app = app
+        if services.retention_ms != app.retention_ms:
+            services = replace(services, retention_ms=app.retention_ms)
         self.services = services
         self._bindings = {w.name: WorkflowBinding(w, services) for w in app.workflows}
         env: dict[str, Any] = {}

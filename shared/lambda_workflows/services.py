@@ -22,3 +22,6 @@ class Services:
     """Set only by the test harness (see runtime/interception.py)."""
     metrics: Metrics = field(default_factory=NoMetrics)
     """Where the worker's counters and timings go (EMF on AWS; see metrics.py)."""
+    retention_ms: int | None = None
+    """How long a finished instance is kept before the sweeper deletes it (None: kept);
+    the engine sets it from the app's `retention`."""

@@ -5,6 +5,9 @@ the two would strand the instance. Each instance therefore carries `due_at` (whe
 needs a worker) in a sparse index, and the sweeper (a scheduled Lambda every minute on
 AWS, part of the pump locally) re-sends wake-ups of those overdue by more than a grace
 period. While all is well it finds nothing.
+
+A finished instance's `due_at` is its expiry (its end plus the app's retention): when it
+comes, the sweeper deletes the instance with its journal, events and stored values.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from dataclasses import dataclass
 from lambda_workflows.clock import now_ms
 from lambda_workflows.errors import MetaConditionFailedError
 from lambda_workflows.journal.base import MetaCondition
+from lambda_workflows.journal.records import FINISHED, InstanceMeta
+from lambda_workflows.runtime.delivery import expiry_of
 from lambda_workflows.services import Services
 from lambda_workflows.wakeups import Wakeup
 
@@ -25,6 +30,9 @@ class SweeperSettings:
     retry_ms: int = 5 * 60_000
     """After re-sending, when to look at the instance again."""
     batch: int = 100
+    rounds: int = 20
+    """Pages of `batch` one sweep goes through at most while every page comes back full
+    (2,000 instances a minute: expiries of a busy app keep up)."""
 
 
 class Sweeper:
@@ -33,11 +41,24 @@ class Sweeper:
         self.settings = settings or SweeperSettings()
 
     def sweep(self) -> list[Wakeup]:
-        """Re-send the wake-ups of overdue instances; return them."""
-        journal = self.services.journal
+        """Re-send the wake-ups of overdue instances and delete expired ones; return the
+        wake-ups sent."""
         now = now_ms(self.services.clock)
         resent: list[Wakeup] = []
-        for meta in journal.list_due(now - self.settings.grace_ms, self.settings.batch):
+        for _ in range(self.settings.rounds):
+            due = self.services.journal.list_due(now - self.settings.grace_ms, self.settings.batch)
+            resent += self._sweep_page(due, now)
+            if len(due) < self.settings.batch:
+                break
+        return resent
+
+    def _sweep_page(self, due: list[InstanceMeta], now: int) -> list[Wakeup]:
+        journal = self.services.journal
+        resent: list[Wakeup] = []
+        for meta in due:
+            if self._settled(meta):
+                self._expire(meta, now)
+                continue
             try:
                 journal.update_meta(
                     meta.workflow,
@@ -56,9 +77,33 @@ class Sweeper:
             self.services.wakeups.send_now(resent)
         return resent
 
+    def _settled(self, meta: InstanceMeta) -> bool:
+        """Finished, with no waiting parent left to tell: only its expiry is due."""
+        return meta.status in FINISHED and not meta.watchers
+
+    def _expire(self, listed: InstanceMeta, now: int) -> None:
+        """Delete an instance past its retention; set a wrong expiry (the retention
+        changed since it ended) right. The index may lag: the meta item decides."""
+        journal = self.services.journal
+        meta = journal.get_meta(listed.workflow, listed.instance_id)
+        if meta is None or not self._settled(meta):
+            return
+        expires_at = expiry_of(self.services, meta)
+        if expires_at is not None and expires_at <= now:
+            try:
+                journal.delete_instance(meta.workflow, meta.instance_id)
+            except MetaConditionFailedError:
+                return  # restarted since it was read: it runs again
+            self.services.payloads.discard(meta.workflow, meta.instance_id)
+        elif expires_at != meta.due_at:
+            journal.settle_watchers(
+                meta.workflow, meta.instance_id, [], meta.generation, due_at=expires_at
+            )
+
     def next_due_ms(self) -> int | None:
-        """When the sweeper would next find something, given what is stored now."""
-        due = self.services.journal.list_due(1 << 62, 1)
-        if not due or due[0].due_at is None:
-            return None
-        return due[0].due_at + self.settings.grace_ms + 1
+        """When the sweeper would next find something to wake, given what is stored now
+        (expiries do not count: time-skipping never jumps to delete finished instances)."""
+        for meta in self.services.journal.list_due(1 << 62, self.settings.batch):
+            if meta.due_at is not None and not self._settled(meta):
+                return meta.due_at + self.settings.grace_ms + 1
+        return None

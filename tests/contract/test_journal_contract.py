@@ -793,6 +793,21 @@ def test_settle_watchers_at_the_same_generation(journal: Journal) -> None:
     assert _meta_of(journal).watchers == []
 
 
+def test_settle_watchers_sets_the_next_due(journal: Journal) -> None:
+    """With `due_at`, the instance stays in the due index at that time (its expiry), and
+    `list_due` reads back when it ended and who still waits for it."""
+    done = _meta(
+        status=InstanceStatus.COMPLETE, generation=1, due_at=5, finished_at=4, output={"ok": 1}
+    )
+    journal.create_instances([done])
+    journal.settle_watchers(WF, "i", [], 1, due_at=9_000)
+    assert _meta_of(journal).due_at == 9_000
+    assert journal.list_due(9_000) == []
+    [listed] = journal.list_due(9_001)
+    assert (listed.due_at, listed.finished_at, listed.watchers) == (9_000, 4, [])
+    assert listed.status == InstanceStatus.COMPLETE
+
+
 def test_settle_watchers_ignores_another_generation_or_a_missing_instance(
     journal: Journal,
 ) -> None:

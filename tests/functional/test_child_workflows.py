@@ -242,7 +242,9 @@ def test_a_crash_inside_terminate_is_finished_by_the_sweeper(make_env: Any) -> N
     assert env.now() - START < timedelta(minutes=5)  # the sweeper's grace, not 30 days
     meta = env.engine.services.journal.get_meta("kid", "c")
     assert meta is not None
-    assert (meta.watchers, meta.due_at) == ([], None)
+    assert meta.finished_at is not None
+    expiry = meta.finished_at + int(timedelta(days=30).total_seconds() * 1000)
+    assert (meta.watchers, meta.due_at) == ([], expiry)  # told; next due: its retention end
 
 
 class BigChild(WorkflowEntrypoint[Any]):

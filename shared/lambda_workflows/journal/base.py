@@ -168,9 +168,15 @@ class Journal(Protocol):
         """
 
     def settle_watchers(
-        self, workflow: str, instance_id: str, watchers: Iterable[str], generation: int
+        self,
+        workflow: str,
+        instance_id: str,
+        watchers: Iterable[str],
+        generation: int,
+        due_at: int | None = None,
     ) -> None:
-        """After an ended instance notified `watchers`: remove them and clear `due_at`.
+        """After an ended instance notified `watchers`: remove them and set `due_at` (its
+        expiry, or None).
 
         Only if the instance is still at `generation` (a restart keeps newer registrations);
         otherwise, or if the instance is gone, nothing happens.

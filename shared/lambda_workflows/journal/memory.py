@@ -203,14 +203,19 @@ class MemoryJournal:
             self.writes += 1
 
     def settle_watchers(
-        self, workflow: str, instance_id: str, watchers: Iterable[str], generation: int
+        self,
+        workflow: str,
+        instance_id: str,
+        watchers: Iterable[str],
+        generation: int,
+        due_at: int | None = None,
     ) -> None:
         with self._lock:
             part = self._partitions.get((workflow, instance_id))
             if part is not None and part.meta.generation == generation:
                 gone = set(watchers)
                 part.meta.watchers = [w for w in part.meta.watchers if w not in gone]
-                part.meta.due_at = None
+                part.meta.due_at = due_at
                 self.writes += 1
 
     def replace_steps(

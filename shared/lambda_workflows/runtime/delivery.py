@@ -9,6 +9,7 @@ from lambda_workflows.clock import now_ms
 from lambda_workflows.errors import MetaConditionFailedError
 from lambda_workflows.journal.base import NewEvent
 from lambda_workflows.journal.records import (
+    FINISHED,
     OPEN,
     EventRecord,
     InstanceMeta,
@@ -68,10 +69,20 @@ def is_internal_event(event_type: str) -> bool:
     return event_type.startswith(CHILD_DONE_PREFIX)
 
 
+def expiry_of(services: Services, meta: InstanceMeta) -> int | None:
+    """When a finished instance's retention ends (its `due_at` once settled: the sweeper
+    then deletes it), or None while it runs or when finished instances are kept."""
+    if services.retention_ms is None or meta.finished_at is None or meta.status not in FINISHED:
+        return None
+    return meta.finished_at + services.retention_ms
+
+
 def notify_watchers(services: Services, meta: InstanceMeta) -> None:
     """Tell every instance waiting for this one (`step.wait_for_workflow`) that it ended,
-    then settle: remove them and clear `due_at` (the sweeper's reminder to do this)."""
-    if not meta.watchers and meta.due_at is None:
+    then settle: remove them and set `due_at` (the sweeper's reminder to do this) to the
+    instance's expiry."""
+    expires_at = expiry_of(services, meta)
+    if not meta.watchers and meta.due_at == expires_at:
         return
     event_type = child_done_event(meta.workflow, meta.instance_id)
     for watcher in meta.watchers:
@@ -88,5 +99,5 @@ def notify_watchers(services: Services, meta: InstanceMeta) -> None:
         except MetaConditionFailedError:
             continue
     services.journal.settle_watchers(
-        meta.workflow, meta.instance_id, meta.watchers, meta.generation
+        meta.workflow, meta.instance_id, meta.watchers, meta.generation, due_at=expires_at
     )

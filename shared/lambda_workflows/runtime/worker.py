@@ -343,11 +343,16 @@ class Worker:
     def _finish(
         self, wakeup: Wakeup, owner: str, seen: InstanceMeta | None, outcome: Outcome
     ) -> str:
+        finished_at = now_ms(self.services.clock)
+        retention = self.services.retention_ms
+        due_at = None if retention is None else finished_at + retention
+        if seen is not None and seen.watchers:
+            due_at = finished_at  # the sweeper's reminder until the parents are told
         changes: dict[str, Any] = {
             "lease_owner": None,
             "lease_until": None,
-            "due_at": None,
-            "finished_at": now_ms(self.services.clock),
+            "due_at": due_at,
+            "finished_at": finished_at,
         }
         if outcome.kind == "complete":
             assert seen is not None

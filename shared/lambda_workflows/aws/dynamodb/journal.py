@@ -403,18 +403,27 @@ class DynamoDBJournal:
             raise _meta_failure(exc) from None
 
     def settle_watchers(
-        self, workflow: str, instance_id: str, watchers: Iterable[str], generation: int
+        self,
+        workflow: str,
+        instance_id: str,
+        watchers: Iterable[str],
+        generation: int,
+        due_at: int | None = None,
     ) -> None:
+        pk = partition_key(workflow, instance_id)
         gone = sorted(set(watchers))
         values: dict[str, Any] = {":g": {"N": str(generation)}}
         expression = "REMOVE du, dp"
+        if due_at is not None:
+            expression = "SET du = :du, dp = :dp"
+            values |= {":du": {"N": str(due_at)}, ":dp": {"S": due_shard(pk)}}
         if gone:
             expression += " DELETE wt :w"
             values[":w"] = {"SS": gone}
         try:
             self._ddb.update_item(
                 TableName=self._table,
-                Key=self._key(partition_key(workflow, instance_id), META_SK),
+                Key=self._key(pk, META_SK),
                 UpdateExpression=expression,
                 ConditionExpression="g = :g",
                 ExpressionAttributeValues=values,

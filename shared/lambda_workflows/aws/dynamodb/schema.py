@@ -59,7 +59,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
                 ],
                 "Projection": {
                     "ProjectionType": "INCLUDE",
-                    "NonKeyAttributes": ["wf", "id", "ca", "st", "g", "ep"],
+                    "NonKeyAttributes": ["wf", "id", "ca", "st", "g", "ep", "fa", "wt"],
                 },
             },
         ],
