@@ -5,6 +5,7 @@ and a minimal app that gets a smaller stack."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,11 @@ from functions.app import app as example_app
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _minimal_stack(tmp: Path, app_path: str) -> Stack:
+def _minimal_stack(
+    tmp: Path,
+    app_path: str,
+    props: Callable[[Stack], WorkflowEngineProps] | None = None,
+) -> Stack:
     code_dir = tmp / app_path.replace(":", "_")
     code_dir.mkdir()
     (code_dir / "placeholder.py").write_text("")
@@ -31,6 +36,7 @@ def _minimal_stack(tmp: Path, app_path: str) -> Stack:
         app=app_path,
         project_dir=ROOT,
         code=lambda_.Code.from_asset(str(code_dir)),
+        props=props(stack) if props else None,
     )
     return stack
 
@@ -167,7 +173,7 @@ def test_the_journal_matches_the_engines_table_definition(template: Template) ->
     )
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert props["TimeToLiveSpecification"]["Enabled"] is True
+    assert "TimeToLiveSpecification" not in props  # retention: the sweeper deletes whole
 
 
 def test_one_rule_per_cron_plus_the_sweeper(template: Template) -> None:
@@ -339,3 +345,96 @@ def test_alarms_notify_the_topic_given(tmp_path: Path) -> None:
     alarms = _resources(Template.from_stack(stack), "AWS::CloudWatch::Alarm")
     assert len(alarms) == 4
     assert all(len(a["Properties"]["AlarmActions"]) == 1 for a in alarms.values())
+
+
+# -- options: a customer KMS key, another authorizer --------------------------------------
+
+
+def _nag_violations(stack: Stack) -> list[str]:
+    """AwsSolutions findings on the construct (not on what the test itself adds)."""
+    from cdk_nag import AwsSolutionsChecks
+
+    engine = stack.node.find_child("Engine")
+    report = AwsSolutionsChecks(stack.node.root).validate_scope(engine)
+    return [v.rule_name for v in report.violations]
+
+
+def test_a_customer_key_encrypts_the_stores_and_every_role_may_use_it(tmp_path: Path) -> None:
+    from aws_cdk import aws_kms as kms
+
+    def props(stack: Stack) -> WorkflowEngineProps:
+        key = kms.Key(stack, "AppKey", enable_key_rotation=True)
+        return WorkflowEngineProps(encryption_key=key)
+
+    stack = _minimal_stack(tmp_path, "tests.infra.minimal_app:app", props)
+    template = Template.from_stack(stack)
+    [key_id] = _resources(template, "AWS::KMS::Key")
+    key_arn = {"Fn::GetAtt": [key_id, "Arn"]}
+    [table] = _resources(template, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["SSESpecification"] == {
+        "KMSMasterKeyId": key_arn,
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+    }
+    for bucket in _resources(template, "AWS::S3::Bucket").values():
+        [rule] = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"] == {
+            "KMSMasterKeyID": key_arn,
+            "SSEAlgorithm": "aws:kms",
+        }
+        assert rule["BucketKeyEnabled"] is True
+    queues = _resources(template, "AWS::SQS::Queue").values()
+    assert [q["Properties"]["KmsMasterKeyId"] for q in queues] == [key_arn, key_arn]
+    policies = [p["Properties"] for p in _resources(template, "AWS::IAM::Policy").values()]
+    roles_with_key = {
+        role["Ref"]
+        for policy in policies
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Resource"] == key_arn and "kms:Decrypt" in statement["Action"]
+        for role in policy["Roles"]
+    }
+    function_roles = {
+        f["Properties"]["Role"]["Fn::GetAtt"][0]
+        for f in _resources(template, "AWS::Lambda::Function").values()
+    }
+    scheduler = [r for r in _resources(template, "AWS::IAM::Role") if "SchedulerRole" in r]
+    assert function_roles | set(scheduler) <= roles_with_key
+    assert _nag_violations(stack) == []
+
+
+def test_a_cognito_authorizer_replaces_iam_auth(tmp_path: Path) -> None:
+    from aws_cdk import aws_apigateway as apigateway
+    from aws_cdk import aws_cognito as cognito
+
+    def props(stack: Stack) -> WorkflowEngineProps:
+        pool = cognito.UserPool(stack, "Users")
+        authorizer = apigateway.CognitoUserPoolsAuthorizer(stack, "Auth", cognito_user_pools=[pool])
+        return WorkflowEngineProps(authorizer=authorizer)
+
+    stack = _minimal_stack(tmp_path, "tests.infra.minimal_app:app", props)
+    methods = _resources(Template.from_stack(stack), "AWS::ApiGateway::Method").values()
+    kinds = {m["Properties"]["AuthorizationType"] for m in methods}
+    assert kinds == {"COGNITO_USER_POOLS"}
+    assert all("AuthorizerId" in m["Properties"] for m in methods)
+    assert _nag_violations(stack) == []
+
+
+def test_a_lambda_authorizer_replaces_iam_auth(tmp_path: Path) -> None:
+    from aws_cdk import aws_apigateway as apigateway
+
+    def props(stack: Stack) -> WorkflowEngineProps:
+        check = lambda_.Function(
+            stack,
+            "CheckToken",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("def handler(event, context):\n    return {}"),
+        )
+        return WorkflowEngineProps(
+            authorizer=apigateway.TokenAuthorizer(stack, "Auth", handler=check)
+        )
+
+    stack = _minimal_stack(tmp_path, "tests.infra.minimal_app:app", props)
+    methods = _resources(Template.from_stack(stack), "AWS::ApiGateway::Method").values()
+    assert {m["Properties"]["AuthorizationType"] for m in methods} == {"CUSTOM"}
+    assert _nag_violations(stack) == []

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from constructs import Construct
@@ -34,12 +35,16 @@ def pascal_case(name: str) -> str:
 
 
 def provision(
-    scope: Construct, name: str, spec: BindingSpec, removal_policy: RemovalPolicy
+    scope: Construct,
+    name: str,
+    spec: BindingSpec,
+    removal_policy: RemovalPolicy,
+    key: kms.IKey | None = None,
 ) -> Provisioned:
-    """Create binding `name`'s resource in `scope`."""
+    """Create binding `name`'s resource in `scope` (buckets and tables under `key`)."""
     construct_id = f"Binding{pascal_case(name)}"
     if isinstance(spec, Bucket):
-        bucket = storage.private_bucket(scope, construct_id, removal_policy)
+        bucket = storage.private_bucket(scope, construct_id, removal_policy, key=key)
         return Provisioned(bucket.bucket_name, permissions.results(bucket), [bucket])
     if isinstance(spec, Table):
         table = dynamodb.Table(
@@ -57,6 +62,8 @@ def provision(
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
+            encryption=storage.table_encryption(key),
+            encryption_key=key,
             removal_policy=removal_policy,
         )
         actions = ["GetItem", "PutItem", "DeleteItem", "Query", "BatchWriteItem"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aws_cdk import Acknowledgment, CfnElement, Validations
+from aws_cdk.aws_apigateway import AuthorizationType
 from constructs import Construct
 
 if TYPE_CHECKING:
@@ -40,23 +41,29 @@ def acknowledge(engine: WorkflowEngine) -> None:
                 for finding, reason in findings.items()
             ]
         )
+    authorizer = engine.options.authorizer
+    if authorizer is None:
+        how = "Every method requires SigV4 (IAM), as the lwf CLI signs"
+    else:
+        how = f"Every method requires the deployer's {authorizer.authorization_type} authorizer"
     Validations.of(engine.api).acknowledge(
         Acknowledgment(
             id="AwsSolutions-APIG3",
-            reason="Every method requires SigV4 (IAM); a WAF web ACL can be attached to "
-            "the stage by the deployer.",
+            reason=f"{how}; a WAF web ACL can be attached to the stage by the deployer.",
         ),
         Acknowledgment(
             id="AwsSolutions-APIG6",
             reason="Access logs are on; execution logging needs an account-wide "
             "API Gateway CloudWatch role, which this construct does not create.",
         ),
-        Acknowledgment(
-            id="AwsSolutions-COG4",
-            reason="The API is authorized with IAM (SigV4), as the lwf CLI signs; no "
-            "Cognito user pool is involved.",
-        ),
     )
+    if authorizer is None or authorizer.authorization_type != AuthorizationType.COGNITO:
+        Validations.of(engine.api).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-COG4",
+                reason=f"{how}; the deployer chose it over a Cognito user pool.",
+            )
+        )
 
 
 def _logical_id(engine: WorkflowEngine, construct: Construct) -> str:

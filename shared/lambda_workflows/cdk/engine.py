@@ -13,6 +13,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
@@ -52,6 +53,13 @@ class WorkflowEngineProps:
     alarm_topic: sns.ITopic | None = None
     """Where alarms notify (none by default: they still show in CloudWatch)."""
     metrics_namespace: str = "LambdaWorkflows"
+    authorizer: apigateway.IAuthorizer | None = None
+    """Authorize the API with this Cognito user-pool or Lambda (token or request)
+    authorizer instead of IAM (SigV4, which `lwf --url` signs with)."""
+    encryption_key: kms.IKey | None = None
+    """A customer-managed KMS key for the journal table, the results and binding buckets,
+    binding tables and the queues (default: AWS-owned or AWS-managed keys). Every
+    function's role and the Scheduler role may use it."""
 
 
 class WorkflowEngine(Construct):
@@ -76,6 +84,7 @@ class WorkflowEngine(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         options = props or WorkflowEngineProps()
+        self.options = options
         app_path, folder = _app_path(app, project_dir)
         self.app_path = app_path
         self.app: WorkflowApp = _import(app_path, folder)
@@ -84,17 +93,21 @@ class WorkflowEngine(Construct):
         self.stack = stack
         self.roles: list[iam.Role] = []
 
-        self.table = storage.journal_table(self, options.removal_policy)
-        self.bucket = storage.results_bucket(self, options.removal_policy, options.versioned_bucket)
-        self.queue, self.dead_letters = messaging.wakeup_queues(self, options.worker_timeout)
+        key = options.encryption_key
+        key_use = permissions.key_use(key)
+        self.table = storage.journal_table(self, options.removal_policy, key)
+        self.bucket = storage.results_bucket(
+            self, options.removal_policy, options.versioned_bucket, key
+        )
+        self.queue, self.dead_letters = messaging.wakeup_queues(self, options.worker_timeout, key)
         group = f"{stack.stack_name}-{construct_id}"[:64]
         self.schedule_group, schedules_arn = messaging.schedule_group(self, group)
         self.schedules_arn_pattern = (
             f"arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{group}/*"
         )
-        self.scheduler_role = messaging.scheduler_role(self, self.queue)
+        self.scheduler_role = messaging.scheduler_role(self, self.queue, key_use)
         provisioned = {
-            name: bindings.provision(self, name, spec, options.removal_policy)
+            name: bindings.provision(self, name, spec, options.removal_policy, key)
             for name, spec in self.app.bindings.items()
         }
         self.buckets = [self.bucket] + [b for p in provisioned.values() for b in p.buckets]
@@ -116,7 +129,7 @@ class WorkflowEngine(Construct):
         }
         if binding_names:
             environment["LWF_BINDINGS"] = json.dumps(binding_names, sort_keys=True)
-        common = [permissions.journal(self.table), *permissions.results(self.bucket)]
+        common = [permissions.journal(self.table), *permissions.results(self.bucket), *key_use]
         send = permissions.send(self.queue)
 
         self.worker = self._function(
@@ -241,8 +254,10 @@ class WorkflowEngine(Construct):
             handler=self.api_function,
             proxy=True,
             cloud_watch_role=False,
-            default_method_options=apigateway.MethodOptions(
-                authorization_type=apigateway.AuthorizationType.IAM
+            default_method_options=(
+                apigateway.MethodOptions(authorizer=options.authorizer)
+                if options.authorizer is not None
+                else apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.IAM)
             ),
             deploy_options=apigateway.StageOptions(
                 stage_name="prod",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -13,15 +14,19 @@ MAX_RECEIVE_COUNT = 5
 """Deliveries of a wake-up before it goes to the dead-letter queue."""
 
 
-def wakeup_queues(scope: Construct, worker_timeout: Duration) -> tuple[sqs.Queue, sqs.Queue]:
+def wakeup_queues(
+    scope: Construct, worker_timeout: Duration, key: kms.IKey | None = None
+) -> tuple[sqs.Queue, sqs.Queue]:
     """(queue, dead-letter queue). The visibility timeout is six worker timeouts, as AWS
-    advises for an SQS event source."""
+    advises for an SQS event source. Encrypted with SQS's key, or `key`."""
+    encryption = sqs.QueueEncryption.KMS if key else sqs.QueueEncryption.SQS_MANAGED
     dead_letters = sqs.Queue(
         scope,
         "WakeupsDlq",
         retention_period=Duration.days(14),
         enforce_ssl=True,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        encryption=encryption,
+        encryption_master_key=key,
     )
     queue = sqs.Queue(
         scope,
@@ -29,7 +34,8 @@ def wakeup_queues(scope: Construct, worker_timeout: Duration) -> tuple[sqs.Queue
         visibility_timeout=Duration.seconds(worker_timeout.to_seconds() * 6),
         retention_period=Duration.days(14),
         enforce_ssl=True,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        encryption=encryption,
+        encryption_master_key=key,
         dead_letter_queue=sqs.DeadLetterQueue(
             queue=dead_letters, max_receive_count=MAX_RECEIVE_COUNT
         ),
@@ -48,12 +54,17 @@ def schedule_group(scope: Construct, name: str) -> tuple[str, str]:
     return name, schedules
 
 
-def scheduler_role(scope: Construct, queue: sqs.Queue) -> iam.Role:
-    """The role EventBridge Scheduler assumes to put a wake-up on the queue."""
+def scheduler_role(
+    scope: Construct, queue: sqs.Queue, key_use: list[iam.PolicyStatement]
+) -> iam.Role:
+    """The role EventBridge Scheduler assumes to put a wake-up on the queue (and, under a
+    customer key, to encrypt it)."""
     role = iam.Role(
         scope, "SchedulerRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com")
     )
     role.add_to_policy(
         iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn])
     )
+    for statement in key_use:
+        role.add_to_policy(statement)
     return role

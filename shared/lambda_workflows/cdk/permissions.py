@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
@@ -37,6 +38,17 @@ def results(bucket: s3.Bucket) -> list[iam.PolicyStatement]:
 
 def send(queue: sqs.Queue) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=SEND_ACTIONS, resources=[queue.queue_arn])
+
+
+KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+"""What DynamoDB, S3 (SSE-KMS) and SQS need of a caller's role under a customer key."""
+
+
+def key_use(key: kms.IKey | None) -> list[iam.PolicyStatement]:
+    """Use of the customer key, when there is one."""
+    if key is None:
+        return []
+    return [iam.PolicyStatement(actions=KEY_ACTIONS, resources=[key.key_arn])]
 
 
 def schedule(schedules_arn: str, role: iam.Role) -> list[iam.PolicyStatement]:

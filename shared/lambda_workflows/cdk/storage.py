@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambda_workflows.aws.dynamodb.schema import table_definition
 
-TTL_ATTRIBUTE = "ttl"
-"""Epoch seconds after which DynamoDB may delete a finished instance's items."""
-
 _TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
 
 
-def journal_table(scope: Construct, removal_policy: RemovalPolicy) -> dynamodb.Table:
+def journal_table(
+    scope: Construct, removal_policy: RemovalPolicy, key: kms.IKey | None = None
+) -> dynamodb.Table:
     """The step journal: the keys and indexes of `table_definition`, on demand, with
-    point-in-time recovery and a TTL attribute."""
+    point-in-time recovery. No TTL: the sweeper deletes a finished instance whole (items
+    and stored values) when the app's retention ends (docs/decisions.md)."""
     definition = table_definition("unused")
     types = {
         a["AttributeName"]: _TYPES[a["AttributeType"]] for a in definition["AttributeDefinitions"]
@@ -36,8 +37,8 @@ def journal_table(scope: Construct, removal_policy: RemovalPolicy) -> dynamodb.T
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
-        time_to_live_attribute=TTL_ATTRIBUTE,
-        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        encryption=table_encryption(key),
+        encryption_key=key,
         deletion_protection=removal_policy == RemovalPolicy.RETAIN,
         removal_policy=removal_policy,
     )
@@ -57,19 +58,35 @@ def journal_table(scope: Construct, removal_policy: RemovalPolicy) -> dynamodb.T
     return table
 
 
-def results_bucket(scope: Construct, removal_policy: RemovalPolicy, versioned: bool) -> s3.Bucket:
+def table_encryption(key: kms.IKey | None) -> dynamodb.TableEncryption:
+    """With a customer key, that key; else the AWS-managed one."""
+    if key is None:
+        return dynamodb.TableEncryption.AWS_MANAGED
+    return dynamodb.TableEncryption.CUSTOMER_MANAGED
+
+
+def results_bucket(
+    scope: Construct, removal_policy: RemovalPolicy, versioned: bool, key: kms.IKey | None = None
+) -> s3.Bucket:
     """Large step results, params, outputs and event payloads."""
-    return private_bucket(scope, "Results", removal_policy, versioned)
+    return private_bucket(scope, "Results", removal_policy, versioned, key)
 
 
 def private_bucket(
-    scope: Construct, construct_id: str, removal_policy: RemovalPolicy, versioned: bool = False
+    scope: Construct,
+    construct_id: str,
+    removal_policy: RemovalPolicy,
+    versioned: bool = False,
+    key: kms.IKey | None = None,
 ) -> s3.Bucket:
-    """A bucket only the app's roles use: encrypted, TLS only, no public access, no ACLs."""
+    """A bucket only the app's roles use: encrypted (SSE-S3, or SSE-KMS with a bucket key
+    under a customer key), TLS only, no public access, no ACLs."""
     return s3.Bucket(
         scope,
         construct_id,
-        encryption=s3.BucketEncryption.S3_MANAGED,
+        encryption=s3.BucketEncryption.KMS if key else s3.BucketEncryption.S3_MANAGED,
+        encryption_key=key,
+        bucket_key_enabled=True if key else None,
         enforce_ssl=True,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
