@@ -195,16 +195,22 @@ def test_a_name_too_long_is_a_usage_error(
     assert list(tmp_path.iterdir()) == []  # `made` was created, and removed again
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
 def test_a_folder_that_is_not_writable_is_an_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The system refusing (EACCES, as for a user without write permission: simulated,
+    since root, who runs CI, may write anywhere)."""
     locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    try:
-        code, line = _lwf_init(capsys, locked / "flows")
-    finally:
-        locked.chmod(0o700)
+    locked.mkdir()
+    real_mkdir = Path.mkdir
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> None:
+        if self.parent == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    code, line = _lwf_init(capsys, locked / "flows")
     assert (code, line) == (1, f"error: cannot create {locked / 'flows'}: Permission denied")
 
 
