@@ -66,6 +66,15 @@ def answering(document: Any, status: int = 200) -> Callable[[dict[str, Any], Any
     return handler
 
 
+def status_only(status: int) -> Callable[[BaseHTTPRequestHandler], None]:
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    return respond
+
+
 @contextmanager
 def raw_server(
     respond: Callable[[BaseHTTPRequestHandler], None],
@@ -211,7 +220,7 @@ def test_ctrl_c_under_json_prints_the_error_document(lwf: Lwf) -> None:
 
 
 def test_a_signed_request_does_not_follow_a_redirect() -> None:
-    with raw_server(lambda h: (h.send_response(200), h.end_headers())) as (elsewhere, taken):
+    with raw_server(status_only(200)) as (elsewhere, taken):
 
         def redirect(handler: BaseHTTPRequestHandler) -> None:
             handler.send_response(307)
@@ -237,7 +246,7 @@ def test_signed_plain_http_to_another_host_warns() -> None:
 
 
 def test_query_values_are_percent_encoded_as_sigv4_signs_them() -> None:
-    with raw_server(lambda h: (h.send_response(404), h.end_headers())) as (url, asked):
+    with raw_server(status_only(404)) as (url, asked):
         run(["instances", "list", "race", "--cursor", "a b+c/d"], url=url)
     assert asked[0].path.endswith("?cursor=a%20b%2Bc%2Fd")
 

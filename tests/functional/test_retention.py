@@ -60,6 +60,7 @@ def _app(retention: Any = "30 days") -> WorkflowApp:
 
 def _items(env: WorkflowTestEnv, workflow: str, instance_id: str) -> int:
     ddb = env.cloud.client("dynamodb")
+    assert env.cloud.settings is not None
     found = ddb.query(
         TableName=env.cloud.settings.table_name,
         KeyConditionExpression="pk = :pk",
@@ -70,6 +71,7 @@ def _items(env: WorkflowTestEnv, workflow: str, instance_id: str) -> int:
 
 def _objects(env: WorkflowTestEnv) -> list[str]:
     s3 = env.cloud.client("s3")
+    assert env.cloud.settings is not None
     listed = s3.list_objects_v2(Bucket=env.cloud.settings.bucket_name)
     return [o["Key"] for o in listed.get("Contents", [])]
 

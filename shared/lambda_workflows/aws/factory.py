@@ -79,13 +79,16 @@ def aws_services(
     )
 
 
-def deployed_engine(app: WorkflowApp, settings: Settings | None = None) -> Engine:
+def deployed_engine(
+    app: WorkflowApp, settings: Settings | None = None, clock: Clock | None = None
+) -> Engine:
     """The engine of a Lambda function: services and bindings from `LWF_*` settings,
-    metrics as CloudWatch EMF (the handlers flush them after each invocation)."""
+    metrics as CloudWatch EMF (the handlers flush them after each invocation). `clock`:
+    the system clock unless a test gives a virtual one."""
     chosen = settings or Settings.from_env()
     return Engine(
         app,
-        aws_services(chosen, metrics=EmfMetrics(chosen.metrics_namespace)),
+        aws_services(chosen, clock, metrics=EmfMetrics(chosen.metrics_namespace)),
         WorkerSettings(heartbeat_ms=chosen.heartbeat_ms),
         resources=AwsResources(chosen),
     )
