@@ -174,6 +174,7 @@ def test_the_journal_matches_the_engines_table_definition(template: Template) ->
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert "TimeToLiveSpecification" not in props  # retention: the sweeper deletes whole
+    assert props["DeletionProtectionEnabled"] is True
 
 
 def test_one_rule_per_cron_plus_the_sweeper(template: Template) -> None:
@@ -364,13 +365,14 @@ def test_a_customer_key_encrypts_the_stores_and_every_role_may_use_it(tmp_path: 
 
     def props(stack: Stack) -> WorkflowEngineProps:
         key = kms.Key(stack, "AppKey", enable_key_rotation=True)
-        return WorkflowEngineProps(encryption_key=key)
+        return WorkflowEngineProps(encryption_key=key, deletion_protection=False)
 
     stack = _minimal_stack(tmp_path, "tests.infra.minimal_app:app", props)
     template = Template.from_stack(stack)
     [key_id] = _resources(template, "AWS::KMS::Key")
     key_arn = {"Fn::GetAtt": [key_id, "Arn"]}
     [table] = _resources(template, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["DeletionProtectionEnabled"] is False
     assert table["Properties"]["SSESpecification"] == {
         "KMSMasterKeyId": key_arn,
         "SSEEnabled": True,

@@ -46,6 +46,9 @@ class WorkflowEngineProps:
     memory_size: int = 1024
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    deletion_protection: bool | None = None
+    """The journal table's deletion protection (default: on when the removal policy
+    retains it)."""
     versioned_bucket: bool = False
     throttling_rate_limit: float = 100
     throttling_burst_limit: int = 200
@@ -95,7 +98,10 @@ class WorkflowEngine(Construct):
 
         key = options.encryption_key
         key_use = permissions.key_use(key)
-        self.table = storage.journal_table(self, options.removal_policy, key)
+        protected = options.deletion_protection
+        if protected is None:
+            protected = options.removal_policy == RemovalPolicy.RETAIN
+        self.table = storage.journal_table(self, options.removal_policy, protected, key)
         self.bucket = storage.results_bucket(
             self, options.removal_policy, options.versioned_bucket, key
         )

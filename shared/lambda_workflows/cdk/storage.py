@@ -14,7 +14,10 @@ _TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER
 
 
 def journal_table(
-    scope: Construct, removal_policy: RemovalPolicy, key: kms.IKey | None = None
+    scope: Construct,
+    removal_policy: RemovalPolicy,
+    deletion_protection: bool,
+    key: kms.IKey | None = None,
 ) -> dynamodb.Table:
     """The step journal: the keys and indexes of `table_definition`, on demand, with
     point-in-time recovery. No TTL: the sweeper deletes a finished instance whole (items
@@ -39,7 +42,7 @@ def journal_table(
         ),
         encryption=table_encryption(key),
         encryption_key=key,
-        deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+        deletion_protection=deletion_protection,
         removal_policy=removal_policy,
     )
     for index in definition["GlobalSecondaryIndexes"]:
