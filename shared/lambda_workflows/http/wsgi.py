@@ -172,9 +172,18 @@ class ProxyWsgiApp:
         return [data]
 
 
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
 @contextmanager
-def serve(handler: ProxyHandler, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve(
+    handler: ProxyHandler,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    wrap: Callable[[WsgiApp], WsgiApp] | None = None,
+) -> Iterator[str]:
     """Serve `handler` on `host:port` (0: a free port) in a thread; yields the base URL.
+    `wrap` may add routes of its own in front of the handler (the `lwf dev` page).
 
     Raises `OSError` when the port is taken.
     """
@@ -184,8 +193,11 @@ def serve(handler: ProxyHandler, host: str = "127.0.0.1", port: int = 0) -> Iter
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             pass
 
+    application: WsgiApp = ProxyWsgiApp(handler)
+    if wrap is not None:
+        application = wrap(application)
     server = make_server(
-        host, port, ProxyWsgiApp(handler), threaded=True, request_handler=QuietRequestHandler
+        host, port, application, threaded=True, request_handler=QuietRequestHandler
     )
     thread = threading.Thread(target=server.serve_forever, name="lwf-api", daemon=True)
     thread.start()

@@ -20,6 +20,7 @@ from lambda_workflows.handlers.worker import WorkerHandler
 from lambda_workflows.http.wsgi import serve
 from lambda_workflows.journal.records import FINISHED, InstanceStatus
 from lambda_workflows.local.cloud import LocalCloud
+from lambda_workflows.local.page import with_page
 from lambda_workflows.local.pump import Pump
 
 DEFAULT_API_PORT = 8787
@@ -63,12 +64,13 @@ class DevServer:
             assert cloud.settings is not None
             try:
                 api_url = stack.enter_context(
-                    serve(ApiHandler(lambda: engine), self.host, self.port)
+                    serve(ApiHandler(lambda: engine), self.host, self.port, wrap=with_page)
                 )
             except SystemExit:  # werkzeug's answer to a port taken since the probe
                 raise _cannot_listen(self.host, self.port, "--port", None) from None
             self.api_url = api_url
             self.out(f"lwf dev: HTTP API at {api_url} (docs: {api_url}/docs)")
+            self.out(f"  the page: {api_url}/")
             self.out(f"  local AWS (moto) at {endpoint}")
             for name, value in sorted(cloud.settings.to_env().items()):
                 self.out(f"  {name}={value}")
