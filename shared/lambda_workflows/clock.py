@@ -33,6 +33,40 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class ScaledClock:
+    """The wall clock run `scale` times faster from the moment it is made, and moved
+    forward by `advance_to` (`lwf dev --time-scale`, `--skip-sleeps`). It moves by
+    itself, so it is not virtual: step timeouts still arm real timers."""
+
+    is_virtual = False
+
+    def __init__(self, scale: float = 1.0) -> None:
+        if not scale > 0:
+            raise ValueError("a time scale must be positive")
+        self.scale = scale
+        self._origin = time.time()
+        self._started = time.monotonic()
+        self._jumped = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            elapsed = (time.monotonic() - self._started) * self.scale
+            return datetime.fromtimestamp(self._origin + elapsed + self._jumped, UTC)
+
+    def advance_to(self, when: datetime) -> datetime:
+        """Jump to `when` if that is later than now."""
+        with self._lock:
+            elapsed = (time.monotonic() - self._started) * self.scale
+            current = self._origin + elapsed + self._jumped
+            self._jumped += max(0.0, when.timestamp() - current)
+        return self.now()
+
+    def real_seconds(self, clock_ms: float) -> float:
+        """How long `clock_ms` of this clock's time takes on the wall clock."""
+        return max(0.0, clock_ms) / 1000 / self.scale
+
+
 class VirtualClock:
     """A clock that moves only when told to (thread-safe)."""
 

@@ -9,11 +9,16 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.request import Request, urlopen
 
 import pytest
 from lambda_workflows.cli import main
+from lambda_workflows.clock import monotonic, wait_real
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = "lwf dev: HTTP API at "
@@ -56,11 +61,12 @@ def test_lwf_dev_in_process(capsys: pytest.CaptureFixture[str]) -> None:
     assert "[fan-out] demo-fan-out: complete" in capsys.readouterr().out
 
 
-@pytest.fixture
-def dev_server() -> Iterator[str]:
-    """A running `lwf dev` (its own process); yields the API's URL."""
+@contextmanager
+def running_dev(*options: str) -> Iterator[str]:
+    """`lwf dev` in its own process on free ports; yields the API's URL; Ctrl-C at the
+    end must stop it cleanly (exit 0, no traceback)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "lambda_workflows.cli", "dev", "--port", "0"],
+        [sys.executable, "-m", "lambda_workflows.cli", "dev", "--port", "0", *options],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -79,6 +85,66 @@ def dev_server() -> Iterator[str]:
         assert process.wait(timeout=30) == 0
         assert process.stderr is not None
         assert "Traceback" not in process.stderr.read()
+
+
+@pytest.fixture
+def dev_server() -> Iterator[str]:
+    with running_dev() as url:
+        yield url
+
+
+def _http(method: str, url: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+def _status(url: str, workflow: str, instance_id: str) -> Any:
+    return _http("GET", f"{url}/workflows/{workflow}/instances/{instance_id}")
+
+
+def _until(check: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    """Poll a real server (its own process, on the wall clock) until `check` holds."""
+    deadline = monotonic() + seconds
+    while not check():
+        if monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        wait_real(0.2)
+
+
+def test_skip_sleeps_runs_a_week_long_sleep_at_once_but_keeps_an_event_wait(
+    tmp_path: Path,
+) -> None:
+    """`--skip-sleeps`: the 7-day trial of user-lifecycle passes at once once nothing else
+    waits; the approval's 48-hour event wait is never jumped over, so the event sent with
+    `lwf send-event` still reaches it."""
+    with running_dev("--skip-sleeps") as url:
+        created = _http(
+            "POST", f"{url}/workflows/approval/instances", {"id": "a1", "params": {"user_id": "u"}}
+        )
+        assert created == {"id": "a1", "status": "queued"}
+        _until(lambda: _status(url, "approval", "a1")["status"] == "waiting", "approval waits")
+        _http(
+            "POST",
+            f"{url}/workflows/user-lifecycle/instances",
+            {"id": "t1", "params": {"user_id": "u", "email": "u@example.com"}},
+        )
+        _until(lambda: _status(url, "user-lifecycle", "t1")["status"] == "waiting", "trial sleeps")
+        assert _status(url, "approval", "a1")["status"] == "waiting"  # not timed out
+        sent = _lwf(
+            "send-event", "approval", "a1", "approval-response", '{"approved": true}',
+            env={"LWF_URL": url},
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        _until(lambda: _status(url, "approval", "a1")["status"] == "complete", "approval ends")
+        _until(lambda: _status(url, "user-lifecycle", "t1")["status"] == "complete", "trial ends")
+        trial = _status(url, "user-lifecycle", "t1")
+        sleep = next(s for s in trial["steps"] if s["type"] == "sleep")
+        slept = datetime.fromisoformat(sleep["finished_at"]) - datetime.fromisoformat(
+            sleep["started_at"]
+        )
+        assert slept >= timedelta(days=7)
 
 
 def test_lwf_commands_drive_an_instance_on_the_dev_server(dev_server: str) -> None:

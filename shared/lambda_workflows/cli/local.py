@@ -101,21 +101,45 @@ def dev(
     exit_when_done: Annotated[
         bool, typer.Option(help="Stop once the seeded instances have finished.")
     ] = False,
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            max=1_000_000,
+            help="Run the clock this many times faster than the wall clock.",
+        ),
+    ] = 1.0,
+    skip_sleeps: Annotated[
+        bool,
+        typer.Option(
+            help="When nothing can run, jump to the next sleep or retry wake-up (never past "
+            "a pending event wait's deadline).",
+        ),
+    ] = False,
+    json_logs: Annotated[
+        bool, typer.Option(help="Print each status change as a JSON object.")
+    ] = False,
 ) -> None:
     """Run the app locally on moto (no AWS account), with its HTTP API on --port."""
     import logging
 
+    from lambda_workflows.handlers.api import logger as api_logger
     from lambda_workflows.local.dev import DevServer
     from lambda_workflows.local.dev import seed_demo as seed
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("lambda-workflows").setLevel(logging.WARNING)
+    if not json_logs:  # the API's request lines are JSON: only with --json-logs
+        api_logger.setLevel(logging.WARNING)
     seeded: list[tuple[str, str]] = []
     server = DevServer(
         _app(app),
         host=host,
         port=port,
         aws_port=aws_port,
+        time_scale=time_scale,
+        skip_sleeps=skip_sleeps,
+        json_logs=json_logs,
         stop_when=(lambda s: s.all_finished(seeded)) if exit_when_done else None,
     )
 

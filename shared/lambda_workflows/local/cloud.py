@@ -10,7 +10,7 @@ from typing import Any
 from lambda_workflows.aws.dynamodb import table_definition
 from lambda_workflows.aws.factory import AwsResources, aws_services, client
 from lambda_workflows.bindings.base import BindingSpec
-from lambda_workflows.clock import Clock
+from lambda_workflows.clock import Clock, SystemClock
 from lambda_workflows.local.moto_clock import moto_on_clock
 from lambda_workflows.services import Services
 from lambda_workflows.settings import Settings
@@ -54,7 +54,7 @@ class LocalCloud:
             "AWS_DEFAULT_REGION": REGION,
         }.items():
             os.environ.setdefault(key, value)
-        if self.clock.is_virtual:
+        if not isinstance(self.clock, SystemClock):  # a virtual or a scaled clock
             self._stack.enter_context(moto_on_clock(self.clock))
         if self.endpoint_url is None:
             self._stack.enter_context(mock_aws())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Callable
@@ -11,14 +12,22 @@ from errno import EADDRINUSE, EADDRNOTAVAIL
 from typing import Any
 
 from lambda_workflows.app import WorkflowApp
-from lambda_workflows.clock import SystemClock, now_ms, to_ms, wait_real
+from lambda_workflows.clock import (
+    Clock,
+    ScaledClock,
+    SystemClock,
+    from_ms,
+    now_ms,
+    to_ms,
+    wait_real,
+)
 from lambda_workflows.crons import CronTicker
 from lambda_workflows.engine import Engine
 from lambda_workflows.errors import CannotListenError
 from lambda_workflows.handlers.api import ApiHandler
 from lambda_workflows.handlers.worker import WorkerHandler
 from lambda_workflows.http.wsgi import serve
-from lambda_workflows.journal.records import FINISHED, InstanceStatus
+from lambda_workflows.journal.records import FINISHED, InstanceStatus, StepKind, StepStatus
 from lambda_workflows.local.cloud import LocalCloud
 from lambda_workflows.local.page import with_page
 from lambda_workflows.local.pump import Pump
@@ -26,6 +35,9 @@ from lambda_workflows.local.pump import Pump
 DEFAULT_API_PORT = 8787
 MAX_PORT = 65535
 POLL_SECONDS = 0.5
+JUMP_MIN_MS = 1_000
+"""`--skip-sleeps` lets wake-ups less than this far away come on the clock."""
+WAITS = frozenset({StepKind.WAIT_FOR_EVENT, StepKind.WAIT_FOR_WORKFLOW})
 
 
 @dataclass
@@ -38,6 +50,13 @@ class DevServer:
     """Where the HTTP API is served (0: a free port); `api_url` holds it once started."""
     aws_port: int = 0
     """Where moto listens (0: a free port, printed at start)."""
+    time_scale: float = 1.0
+    """The clock runs this many times faster than the wall clock."""
+    skip_sleeps: bool = False
+    """When nothing can run, jump the clock to the next wake-up, never past the deadline
+    of a pending event or child wait (nor to fire the cron ticks it jumps over)."""
+    json_logs: bool = False
+    """Status changes as one JSON object per line instead of text."""
     out: Callable[[str], None] = print
     stop_when: Callable[[DevServer], bool] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
@@ -51,7 +70,9 @@ class DevServer:
         with probe:  # held while moto binds, so that both cannot get the same port
             moto_socket = _listen(self.host, self.aws_port, "--aws-port")
         # werkzeug binds --port again below; a port never connected to is free at once
-        clock = SystemClock()
+        clock: Clock = SystemClock()
+        if not self.real_time:
+            clock = ScaledClock(self.time_scale)
         with ExitStack() as stack:
             moto = stack.enter_context(_MotoServer(moto_socket))
             url_host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6
@@ -75,38 +96,103 @@ class DevServer:
             for name, value in sorted(cloud.settings.to_env().items()):
                 self.out(f"  {name}={value}")
             self.out(f"  workflows: {', '.join(self.app.names)}")
+            if isinstance(clock, ScaledClock):
+                how = [f"{self.time_scale:g}x the wall clock"] if self.time_scale != 1 else []
+                how += ["skipping sleeps (never past an event wait's deadline)"] * self.skip_sleeps
+                self.out(f"  time: {', '.join(how)}")
             if on_ready is not None:
                 on_ready(engine)
             self._loop(engine, pump, CronTicker(engine.crons, clock.now()))
 
     def _loop(self, engine: Engine, pump: Pump, crons: CronTicker) -> None:
+        clock = pump.clock
         while not self.stop.is_set():
-            crons.tick(pump.clock.now())
+            crons.tick(clock.now())
             pump.run_until_idle()
             self._report(engine)
             if self.stop_when is not None and self.stop_when(self):
                 return
             due = pump.next_due_ms()
-            tick = engine.crons.next_tick(pump.clock.now())
+            skip = self.skip_sleeps and isinstance(clock, ScaledClock)
+            if skip and pump.run_until_idle() == 0:  # work that came in meanwhile runs first
+                due = pump.next_due_ms()
+            else:
+                skip = False
+            if skip and due is not None and _may_jump_to(engine, clock, due):
+                assert isinstance(clock, ScaledClock)
+                crons.since = clock.advance_to(from_ms(due))  # skipped time fires no ticks
+                continue
+            tick = engine.crons.next_tick(clock.now())
             if tick is not None:
                 due = min(due, to_ms(tick)) if due is not None else to_ms(tick)
             delay = POLL_SECONDS
             if due is not None:
-                delay = min(delay, max(0.0, (due - now_ms(pump.clock)) / 1000))
+                delay = min(delay, self._real_seconds(clock, due - now_ms(clock)))
             if wait_real(delay, self.stop):
                 return
 
+    @staticmethod
+    def _real_seconds(clock: Clock, clock_ms: int) -> float:
+        if isinstance(clock, ScaledClock):
+            return clock.real_seconds(clock_ms)
+        return max(0.0, clock_ms / 1000)
+
     def _report(self, engine: Engine) -> None:
+        now = engine.services.clock.now()
         for workflow in self.app.names:
             for meta in engine.services.journal.list_instances(workflow, limit=100).instances:
                 key = (workflow, meta.instance_id)
-                if self.seen.get(key) != meta.status:
-                    self.seen[key] = meta.status
-                    detail = f" error={meta.error}" if meta.error else ""
-                    self.out(f"[{workflow}] {meta.instance_id}: {meta.status}{detail}")
+                if self.seen.get(key) == meta.status:
+                    continue
+                self.seen[key] = meta.status
+                if self.json_logs:
+                    line = {"at": now.isoformat(), "workflow": workflow}
+                    line |= {"instance_id": meta.instance_id, "status": str(meta.status)}
+                    if meta.error:
+                        line["error"] = f"{meta.error.name}: {meta.error.message}"
+                    self.out(json.dumps(line))
+                else:
+                    error = meta.error
+                    detail = f" ({error.name}: {error.message})" if error else ""
+                    stamp = f"{now:%H:%M:%S}" if self.real_time else f"{now:%Y-%m-%d %H:%M:%S}"
+                    self.out(f"{stamp} [{workflow}] {meta.instance_id}: {meta.status}{detail}")
+
+    @property
+    def real_time(self) -> bool:
+        """The clock is the wall clock (no `--time-scale`, no `--skip-sleeps`)."""
+        return self.time_scale == 1 and not self.skip_sleeps
 
     def all_finished(self, keys: list[tuple[str, str]]) -> bool:
         return all(self.seen.get(k) in {str(s) for s in FINISHED} for k in keys)
+
+
+def _may_jump_to(engine: Engine, clock: Clock, due: int) -> bool:
+    """Whether `due` is a wake-up in the future that comes before every pending event or
+    child wait's deadline (those pass on the clock, so a user has time to send it)."""
+    if due <= now_ms(clock) + JUMP_MIN_MS:
+        return False
+    deadline = wait_deadline_ms(engine)
+    return deadline is None or due < deadline
+
+
+def wait_deadline_ms(engine: Engine) -> int | None:
+    """The earliest deadline of a `wait_for_event` or `wait_for_workflow` that waits now."""
+    journal = engine.services.journal
+    earliest: int | None = None
+    for workflow in engine.app.names:
+        cursor: str | None = None
+        while True:
+            page = journal.list_instances(workflow, InstanceStatus.WAITING, 100, cursor)
+            for meta in page.instances:
+                snapshot = journal.load(workflow, meta.instance_id)
+                for record in snapshot.steps.values() if snapshot else ():
+                    pending = record.kind in WAITS and record.status == StepStatus.WAITING
+                    if pending and record.wake_at is not None:
+                        earliest = min(earliest or record.wake_at, record.wake_at)
+            if not page.cursor:
+                break
+            cursor = page.cursor
+    return earliest
 
 
 def _listen(host: str, port: int, option: str) -> socket.socket:
