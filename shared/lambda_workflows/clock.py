@@ -40,11 +40,12 @@ class ScaledClock:
 
     is_virtual = False
 
-    def __init__(self, scale: float = 1.0) -> None:
+    def __init__(self, scale: float = 1.0, start: datetime | None = None) -> None:
+        """`start`: the time it tells now (default: the wall clock's)."""
         if not scale > 0:
             raise ValueError("a time scale must be positive")
         self.scale = scale
-        self._origin = time.time()
+        self._origin = start.timestamp() if start is not None else time.time()
         self._started = time.monotonic()
         self._jumped = 0.0
         self._lock = threading.Lock()

@@ -147,6 +147,30 @@ def test_skip_sleeps_runs_a_week_long_sleep_at_once_but_keeps_an_event_wait(
         assert slept >= timedelta(days=7)
 
 
+def test_persist_keeps_a_sleeping_instance_across_a_restart(tmp_path: Path) -> None:
+    """An instance sleeping 7 days when `lwf dev --persist` stops wakes after the restart
+    (here with `--skip-sleeps`, so the week passes at once) and completes."""
+    state = tmp_path / "state"
+    with running_dev("--persist", str(state)) as url:
+        _http(
+            "POST",
+            f"{url}/workflows/user-lifecycle/instances",
+            {"id": "p1", "params": {"user_id": "u", "email": "u@example.com"}},
+        )
+        _until(lambda: _status(url, "user-lifecycle", "p1")["status"] == "waiting", "sleeping")
+    assert (state / "state.json").is_file()
+    with running_dev("--persist", str(state), "--skip-sleeps") as url:
+        _until(lambda: _status(url, "user-lifecycle", "p1")["status"] == "complete", "woke again")
+        after = _status(url, "user-lifecycle", "p1")
+        assert [s["name"] for s in after["steps"]] == [
+            "send welcome email",
+            "trial period",
+            "check activity",
+            "send follow-up email",
+        ]
+        assert after["steps"][0]["attempts"] == 1  # the journal came back: not run again
+
+
 def test_lwf_commands_drive_an_instance_on_the_dev_server(dev_server: str) -> None:
     url = {"LWF_URL": dev_server}
     listed = _lwf("workflows", "list", "--json", env=url)

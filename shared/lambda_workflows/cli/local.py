@@ -119,6 +119,15 @@ def dev(
     json_logs: Annotated[
         bool, typer.Option(help="Print each status change as a JSON object.")
     ] = False,
+    persist: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep instances, journals, events and stored values in this folder across "
+            "restarts (pending wake-ups still come).",
+            show_default=False,
+            file_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the app locally on moto (no AWS account), with its HTTP API on --port."""
     import logging
@@ -140,6 +149,7 @@ def dev(
         time_scale=time_scale,
         skip_sleeps=skip_sleeps,
         json_logs=json_logs,
+        persist=persist,
         stop_when=(lambda s: s.all_finished(seeded)) if exit_when_done else None,
     )
 

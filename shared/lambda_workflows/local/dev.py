@@ -9,6 +9,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from errno import EADDRINUSE, EADDRNOTAVAIL
+from pathlib import Path
 from typing import Any
 
 from lambda_workflows.app import WorkflowApp
@@ -17,6 +18,7 @@ from lambda_workflows.clock import (
     ScaledClock,
     SystemClock,
     from_ms,
+    monotonic,
     now_ms,
     to_ms,
     wait_real,
@@ -30,12 +32,16 @@ from lambda_workflows.http.wsgi import serve
 from lambda_workflows.journal.records import FINISHED, InstanceStatus, StepKind, StepStatus
 from lambda_workflows.local.cloud import LocalCloud
 from lambda_workflows.local.page import with_page
+from lambda_workflows.local.persist import Persistence, Restored
 from lambda_workflows.local.pump import Pump
 
 DEFAULT_API_PORT = 8787
 MAX_PORT = 65535
 POLL_SECONDS = 0.5
 JUMP_MIN_MS = 1_000
+"""`--skip-sleeps` lets wake-ups less than this far away come on the clock."""
+SAVE_SECONDS = 5.0
+"""How often `--persist` writes the state while running (and once more at the end)."""
 """`--skip-sleeps` lets wake-ups less than this far away come on the clock."""
 WAITS = frozenset({StepKind.WAIT_FOR_EVENT, StepKind.WAIT_FOR_WORKFLOW})
 
@@ -55,6 +61,9 @@ class DevServer:
     skip_sleeps: bool = False
     """When nothing can run, jump the clock to the next wake-up, never past the deadline
     of a pending event or child wait (nor to fire the cron ticks it jumps over)."""
+    persist: Path | None = None
+    """Keep instances, journals, events, stored values and the clock in this folder
+    across restarts (`--persist`)."""
     json_logs: bool = False
     """Status changes as one JSON object per line instead of text."""
     out: Callable[[str], None] = print
@@ -70,9 +79,11 @@ class DevServer:
         with probe:  # held while moto binds, so that both cannot get the same port
             moto_socket = _listen(self.host, self.aws_port, "--aws-port")
         # werkzeug binds --port again below; a port never connected to is free at once
+        persistence = Persistence(self.persist) if self.persist is not None else None
+        resume_at = persistence.saved_clock() if persistence is not None else None
         clock: Clock = SystemClock()
-        if not self.real_time:
-            clock = ScaledClock(self.time_scale)
+        if not self.real_time or (resume_at is not None and resume_at > clock.now()):
+            clock = ScaledClock(self.time_scale, start=max(resume_at or clock.now(), clock.now()))
         with ExitStack() as stack:
             moto = stack.enter_context(_MotoServer(moto_socket))
             url_host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6
@@ -81,6 +92,7 @@ class DevServer:
                 LocalCloud(clock, endpoint_url=endpoint, bindings=self.app.bindings)
             )
             engine = Engine(self.app, cloud.services(), resources=cloud.resources())
+            restored = persistence.load(cloud, engine) if persistence is not None else None
             pump = Pump(cloud, WorkerHandler(lambda: engine), clock, engine.sweeper)
             assert cloud.settings is not None
             try:
@@ -100,13 +112,30 @@ class DevServer:
                 how = [f"{self.time_scale:g}x the wall clock"] if self.time_scale != 1 else []
                 how += ["skipping sleeps (never past an event wait's deadline)"] * self.skip_sleeps
                 self.out(f"  time: {', '.join(how)}")
+            if persistence is not None:
+                self.out(f"  state kept in {persistence.path}" + _restored_text(restored))
             if on_ready is not None:
                 on_ready(engine)
-            self._loop(engine, pump, CronTicker(engine.crons, clock.now()))
+            saver = (lambda: persistence.save(cloud, engine)) if persistence is not None else None
+            try:
+                self._loop(engine, pump, CronTicker(engine.crons, clock.now()), saver)
+            finally:
+                if saver is not None:
+                    saver()
 
-    def _loop(self, engine: Engine, pump: Pump, crons: CronTicker) -> None:
+    def _loop(
+        self,
+        engine: Engine,
+        pump: Pump,
+        crons: CronTicker,
+        save: Callable[[], None] | None = None,
+    ) -> None:
         clock = pump.clock
+        saved_at = monotonic()
         while not self.stop.is_set():
+            if save is not None and monotonic() - saved_at >= SAVE_SECONDS:
+                save()
+                saved_at = monotonic()
             crons.tick(clock.now())
             pump.run_until_idle()
             self._report(engine)
@@ -164,6 +193,15 @@ class DevServer:
 
     def all_finished(self, keys: list[tuple[str, str]]) -> bool:
         return all(self.seen.get(k) in {str(s) for s in FINISHED} for k in keys)
+
+
+def _restored_text(restored: Restored | None) -> str:
+    if restored is None:
+        return " (nothing saved yet)"
+    return (
+        f" (restored {restored.items} items, {restored.objects} objects; "
+        f"{restored.wakeups} pending wake-ups re-sent)"
+    )
 
 
 def _may_jump_to(engine: Engine, clock: Clock, due: int) -> bool:

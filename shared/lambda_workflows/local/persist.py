@@ -1,0 +1,152 @@
+"""`lwf dev --persist PATH`: the local cloud's state kept in a folder across restarts.
+
+What is kept: every item of every DynamoDB table (the journal, binding tables), every
+object of every bucket (stored values, binding buckets) and the clock's time. Pending
+wake-ups are not copied from SQS or Scheduler: every instance that waits for something
+carries `due_at` in the journal, so after loading, each gets its wake-up again, at its
+due time (a sleeping instance still wakes; a queued one starts at once).
+
+The state is written to `PATH/state.json` (atomically: a temporary file, then a rename)
+every few seconds while `lwf dev` runs and when it stops.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lambda_workflows.clock import now_ms
+from lambda_workflows.engine import Engine
+from lambda_workflows.local.cloud import LocalCloud
+from lambda_workflows.wakeups import Wakeup
+
+STATE_FILE = "state.json"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a load brought back."""
+
+    items: int
+    objects: int
+    wakeups: int
+    clock: datetime | None
+
+
+class Persistence:
+    """Saves and loads the state of a local cloud in `folder`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @property
+    def path(self) -> Path:
+        return self.folder / STATE_FILE
+
+    def saved_clock(self) -> datetime | None:
+        """The clock's time when the state was last saved (the restart resumes there when
+        it is ahead of the wall clock), or None."""
+        state = self._read()
+        return datetime.fromisoformat(state["clock"]) if state and state.get("clock") else None
+
+    def save(self, cloud: LocalCloud, engine: Engine) -> None:
+        """Write every table's items and every bucket's objects (atomically)."""
+        ddb, s3 = cloud.client("dynamodb"), cloud.client("s3")
+        tables: dict[str, list[dict[str, Any]]] = {}
+        for name in ddb.list_tables()["TableNames"]:
+            items: list[dict[str, Any]] = []
+            kwargs: dict[str, Any] = {"TableName": name}
+            while True:
+                page = ddb.scan(**kwargs)
+                items += page.get("Items", [])
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            tables[name] = items
+        buckets: dict[str, list[dict[str, Any]]] = {}
+        for bucket in (b["Name"] for b in s3.list_buckets().get("Buckets", [])):
+            objects = []
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                for entry in page.get("Contents", []):
+                    got = s3.get_object(Bucket=bucket, Key=entry["Key"])
+                    objects.append(
+                        {
+                            "key": entry["Key"],
+                            "body": base64.b64encode(got["Body"].read()).decode(),
+                            "content_type": got.get("ContentType"),
+                            "metadata": got.get("Metadata") or {},
+                        }
+                    )
+            buckets[bucket] = objects
+        state = {
+            "format": FORMAT,
+            "clock": engine.services.clock.now().isoformat(),
+            "tables": tables,
+            "buckets": buckets,
+        }
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(partial, self.path)
+
+    def load(self, cloud: LocalCloud, engine: Engine) -> Restored | None:
+        """Put the saved items and objects back and re-send pending wake-ups; None when
+        nothing was saved yet."""
+        state = self._read()
+        if state is None:
+            return None
+        ddb, s3 = cloud.client("dynamodb"), cloud.client("s3")
+        known_tables = set(ddb.list_tables()["TableNames"])
+        items = 0
+        for table, saved in state.get("tables", {}).items():
+            if table not in known_tables:
+                continue  # a binding the app no longer declares
+            for start in range(0, len(saved), 25):
+                batch = [{"PutRequest": {"Item": item}} for item in saved[start : start + 25]]
+                pending: dict[str, Any] = {table: batch}
+                while pending:
+                    pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems")
+            items += len(saved)
+        known_buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        objects = 0
+        for bucket, saved in state.get("buckets", {}).items():
+            if bucket not in known_buckets:
+                continue
+            for entry in saved:
+                extra: dict[str, Any] = {"Metadata": entry.get("metadata") or {}}
+                if entry.get("content_type"):
+                    extra["ContentType"] = entry["content_type"]
+                s3.put_object(
+                    Bucket=bucket,
+                    Key=entry["key"],
+                    Body=base64.b64decode(entry["body"]),
+                    **extra,
+                )
+                objects += 1
+        return Restored(items, objects, self._wake_pending(engine), self.saved_clock())
+
+    def _wake_pending(self, engine: Engine) -> int:
+        services = engine.services
+        now = now_ms(services.clock)
+        sent = 0
+        for meta in services.journal.list_due(1 << 62, 10_000):
+            if meta.due_at is None or (meta.finished_at is not None and not meta.watchers):
+                continue  # a finished instance's expiry is the sweeper's
+            wakeup = Wakeup(meta.workflow, meta.instance_id, meta.generation, meta.epoch)
+            services.wakeups.send(wakeup, at_ms=max(meta.due_at, now), now_ms=now)
+            sent += 1
+        return sent
+
+    def _read(self) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        state = json.loads(self.path.read_text(encoding="utf-8"))
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise ValueError(f"{self.path} is not a state file lwf dev wrote")
+        return state
