@@ -22,7 +22,7 @@ from lambda_workflows.journal.records import (
     StepStatus,
 )
 from lambda_workflows.payloads import size_of
-from lambda_workflows.runtime.delivery import is_internal_event
+from lambda_workflows.runtime.delivery import child_of, is_internal_event
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -74,6 +74,9 @@ class AttemptDetails:
         return data
 
 
+WAITS_FOR_CHILD = StepKind.WAIT_FOR_WORKFLOW
+
+
 @dataclass(frozen=True)
 class StepDetails:
     """One step occurrence in the timeline. `wake_at` is set while it waits for a
@@ -95,6 +98,8 @@ class StepDetails:
     """A succeeded step's result when it is stored inline (see `result_stored_apart`)."""
     result_stored_apart: bool = False
     """The result is in the blob store (too large for the journal item)."""
+    child: tuple[str, str] | None = None
+    """The (workflow, instance id) a `wait_for_workflow` waits for."""
 
     @classmethod
     def of(
@@ -125,6 +130,9 @@ class StepDetails:
             attempt_log=tuple(AttemptDetails.of(a) for a in record.attempts),
             result=result if status == StepStatus.SUCCEEDED else None,
             result_stored_apart=stored_apart,
+            child=child_of(record.event_type)
+            if record.kind == StepKind.WAIT_FOR_WORKFLOW
+            else None,
         )
 
     def to_dict(self, budget: _Budget | None = None) -> dict[str, Any]:
@@ -146,6 +154,8 @@ class StepDetails:
             data["event_type"] = self.event_type
         if self.attempt_log:
             data["attempt_log"] = [a.to_dict() for a in self.attempt_log]
+        if self.child is not None:
+            data["child"] = {"workflow": self.child[0], "id": self.child[1]}
         if self.status == StepStatus.SUCCEEDED:
             if self.result_stored_apart or (budget is not None and not budget.take(self.result)):
                 data["result_omitted"] = True

@@ -110,6 +110,10 @@ def test_parent_suspends_until_its_children_end(env: WorkflowTestEnv) -> None:
     # no polling: the parent ran once per child's end (plus the batch that started it)
     assert env.pump.invocations - invocations <= 2 * 3
     assert all(s["type"] == "wait_for_workflow" for s in status["steps"][1:])
+    assert [s["child"] for s in status["steps"][1:]] == [
+        {"workflow": "child", "id": f"p-{n}"} for n in range(3)
+    ]  # the page and lwf link each wait to the child it waits for
+    assert "child" not in status["steps"][0]
 
 
 def test_a_failed_child_raises_step_error_in_the_parent(env: WorkflowTestEnv) -> None:

@@ -203,7 +203,9 @@ def error_line(error: ErrorInfoModel) -> str:
 def step_detail(step: StepModel) -> str:
     """What a reader wants to know about a step beyond its status."""
     parts: list[str] = []
-    if step.event_type:
+    if step.child is not None:
+        parts.append(f"child {step.child.workflow}/{step.child.id}")
+    elif step.event_type:
         parts.append(f"event {step.event_type!r}")
     if step.error is not None:
         parts.append(error_line(step.error))

@@ -127,6 +127,11 @@ class AttemptModel(_Response):
     error: ErrorInfoModel | None = None
 
 
+class ChildRefModel(_Response):
+    workflow: str
+    id: str
+
+
 class StepModel(_Response):
     name: str
     index: int = Field(description="Occurrence of this name in the run (0 first).")
@@ -140,6 +145,9 @@ class StepModel(_Response):
     error: ErrorInfoModel | None = None
     event_type: str | None = None
     attempt_log: list[AttemptModel] | None = None
+    child: ChildRefModel | None = Field(
+        default=None, description="The instance a `wait_for_workflow` waits for."
+    )
     result: Json = Field(default=None, description="A succeeded step's result (JSON).")
     result_omitted: bool | None = Field(
         default=None, description="True when the result is too large to show here."

@@ -65,6 +65,15 @@ def child_done_event(workflow: str, instance_id: str) -> str:
     return f"{CHILD_DONE_PREFIX}{watcher_key(workflow, instance_id)}"
 
 
+def child_of(event_type: str | None) -> tuple[str, str] | None:
+    """The (workflow, instance id) a `wait_for_workflow` waits for, from its internal
+    event type; None for any other event type."""
+    if not event_type or not is_internal_event(event_type):
+        return None
+    workflow, _, instance_id = event_type[len(CHILD_DONE_PREFIX) :].partition("#")
+    return (workflow, instance_id) if workflow and instance_id else None
+
+
 def is_internal_event(event_type: str) -> bool:
     return event_type.startswith(CHILD_DONE_PREFIX)
 

@@ -363,10 +363,13 @@ function stepTimeline(i) {
     }
     const label = el("div", { class: "step-name" },
       s.index ? `${s.name} #${s.index}` : s.name, " ",
-      el("span", { class: "kind" }, s.type), " ", badge(s.status));
+      el("span", { class: "kind" }, s.type), " ", badge(s.status),
+      s.child ? el("div", {}, el("a", {
+        href: `#/workflows/${seg(s.child.workflow)}/instances/${seg(s.child.id)}` },
+      `child ${s.child.workflow}/${s.child.id}`)) : null);
     const details = [];
     if (s.type === "do" && s.attempts > 1) details.push(`${s.attempts} attempts`);
-    if (s.event_type) details.push(`event “${s.event_type}”`);
+    if (s.event_type && !s.child) details.push(`event “${s.event_type}”`);
     if (s.wake_at) details.push(`until ${when(s.wake_at)}`);
     if (begun !== null && s.finished_at) details.push(duration(t(s.finished_at) - begun));
     if (s.status === "succeeded" && s.type === "do" && !s.result_omitted && s.result !== null && s.result !== undefined) {
