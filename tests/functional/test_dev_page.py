@@ -56,3 +56,18 @@ def test_the_script_sets_api_values_as_text_only() -> None:
     script = asset("app.js").decode()
     for sink in ("innerHTML", "outerHTML", "document.write", "insertAdjacentHTML", "eval("):
         assert sink not in script
+
+
+def test_every_api_answer_carries_the_engine_clock(workflows: Any) -> None:
+    """The page shows the engine's clock when it is not the wall clock: every answer,
+    errors included, says what time the engine reads (here the harness's virtual clock)."""
+    from lambda_workflows.handlers.api import TIME_HEADER, ApiHandler
+
+    handler = ApiHandler(lambda: workflows.engine)
+    workflows.advance("3 days")
+    for path in ("/workflows", "/workflows/nope"):
+        event = {"resource": "/{proxy+}", "path": path, "httpMethod": "GET", "headers": {},
+                 "requestContext": {"requestId": "t", "stage": "$default"}, "body": None,
+                 "isBase64Encoded": False}  # fmt: skip
+        response = handler(event, None)
+        assert response["headers"][TIME_HEADER] == workflows.now().isoformat()

@@ -16,6 +16,9 @@ from lambda_workflows.http.screening import printable, screen
 from lambda_workflows.metrics import ClientErrors, ServerErrors
 
 MAX_BODY_BYTES = 1024 * 1024
+TIME_HEADER = "X-Workflows-Time"
+"""Every answer carries the engine clock's time (ISO 8601 UTC): a client sees when the
+clock is not the wall clock (`lwf dev --time-scale`, `--skip-sleeps`)."""
 """Largest request body the API takes (params up to 32 MiB go through the Python API)."""
 
 logger = Logger(service="lambda-workflows", child=True)
@@ -69,6 +72,10 @@ class ApiHandler(EngineHandler):
             except ValidationError as rejected:
                 response = error_proxy_response(rejected)
             status = int(response.get("statusCode", 500))
+            headers = response.get("headers")
+            if not isinstance(headers, dict):
+                headers = response["headers"] = {}
+            headers[TIME_HEADER] = self.engine.services.clock.now().isoformat()
             metrics = self.engine.services.metrics
             if status >= 500:
                 metrics.count(ServerErrors)

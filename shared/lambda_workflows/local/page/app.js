@@ -41,6 +41,7 @@ async function api(method, path, body) {
   } catch (err) {
     throw new Error(`cannot reach the API (${err.message}): is lwf dev running?`);
   }
+  showClock(response.headers.get("X-Workflows-Time"));
   const text = await response.text();
   let data = null;
   if (text) {
@@ -52,6 +53,22 @@ async function api(method, path, body) {
     throw new Error([error.message, ...details].filter(Boolean).join("\n"));
   }
   return data;
+}
+
+// The engine's clock, shown when it is not the wall clock (lwf dev --time-scale,
+// --skip-sleeps); a deployed API's clock is the wall clock, so nothing shows.
+function showClock(iso) {
+  const box = document.getElementById("clock");
+  const at = iso ? new Date(iso) : null;
+  if (!at || isNaN(at) || Math.abs(at - Date.now()) < 5000) {
+    box.textContent = "";
+    box.className = "clock";
+    return;
+  }
+  const ahead = at - Date.now();
+  box.textContent = `clock: ${when(iso)} UTC (${ahead > 0 ? "+" : "−"}${duration(Math.abs(ahead))})`;
+  box.className = "clock virtual";
+  box.title = "the engine runs on a clock ahead of the wall clock (--time-scale or --skip-sleeps)";
 }
 
 function badge(status) {
