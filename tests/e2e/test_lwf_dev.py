@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,7 @@ import pytest
 from lambda_workflows.cli import main
 from lambda_workflows.clock import monotonic, wait_real
 
-ROOT = Path(__file__).resolve().parents[2]
-READY = "lwf dev: HTTP API at "
+from tests.e2e.dev_process import READY, ROOT, running_dev
 
 
 def _lwf(
@@ -59,32 +56,6 @@ def test_lwf_dev_runs_the_demo_instances_to_completion() -> None:
 def test_lwf_dev_in_process(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["dev", "--port", "0", "--seed-demo", "--exit-when-done"]) == 0
     assert "[fan-out] demo-fan-out: complete" in capsys.readouterr().out
-
-
-@contextmanager
-def running_dev(*options: str) -> Iterator[str]:
-    """`lwf dev` in its own process on free ports; yields the API's URL; Ctrl-C at the
-    end must stop it cleanly (exit 0, no traceback)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lambda_workflows.cli", "dev", "--port", "0", *options],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    try:
-        for line in process.stdout:
-            if line.startswith(READY):
-                yield line[len(READY) :].split()[0]
-                break
-        else:
-            pytest.fail(f"lwf dev did not start: {process.stderr.read() if process.stderr else ''}")
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
-        assert process.stderr is not None
-        assert "Traceback" not in process.stderr.read()
 
 
 @pytest.fixture
