@@ -3,6 +3,7 @@
 from lambda_workflows import Cron, Workflow, WorkflowApp
 from lambda_workflows.bindings import AI, Bucket, Email, Table
 
+from functions.demo import seed_demo
 from functions.workflows.approval import ApprovalWorkflow
 from functions.workflows.daily_report import DailyReportWorkflow
 from functions.workflows.data_pipeline import DataPipelineWorkflow
@@ -34,3 +35,5 @@ app = WorkflowApp(
     },
     crons=[Cron("cron(0 0 * * ? *)", DailyReportWorkflow.schedule, name="daily-report")],
 )
+
+__all__ = ["app", "seed_demo"]

@@ -195,6 +195,10 @@ def test_lwf_dev_with_an_app_option_outside_a_project(tmp_path: Path) -> None:
             """
         )
     )
-    result = _lwf("dev", "--app", "flows:app", "--port", "0", "--exit-when-done", cwd=tmp_path)
+    result = _lwf(
+        "dev", "--app", "flows:app", "--port", "0", "--seed-demo", "--exit-when-done",
+        cwd=tmp_path,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "workflows: hello" in result.stdout
+    assert "nothing was seeded: flows defines no seed_demo(engine)" in result.stdout

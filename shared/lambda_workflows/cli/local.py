@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import sys
 import traceback
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,6 +29,17 @@ AppOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _app_module_name(path: str | None) -> str:
+    return (path if path is not None else configured_app_path()[0]).partition(":")[0]
+
+
+def _demo_seeder(path: str | None) -> Callable[[Engine], Iterable[tuple[str, str]]] | None:
+    """`seed_demo(engine)` of the app's module, when it defines one (`--seed-demo`)."""
+    module = sys.modules.get(_app_module_name(path))
+    seeder = getattr(module, "seed_demo", None)
+    return seeder if callable(seeder) else None
 
 
 def _app(path: str | None) -> WorkflowApp:
@@ -134,15 +146,16 @@ def dev(
 
     from lambda_workflows.handlers.api import logger as api_logger
     from lambda_workflows.local.dev import DevServer
-    from lambda_workflows.local.dev import seed_demo as seed
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("lambda-workflows").setLevel(logging.WARNING)
     if not json_logs:  # the API's request lines are JSON: only with --json-logs
         api_logger.setLevel(logging.WARNING)
     seeded: list[tuple[str, str]] = []
+    workflow_app = _app(app)
+    seeder = _demo_seeder(app) if seed_demo else None
     server = DevServer(
-        _app(app),
+        workflow_app,
         host=host,
         port=port,
         aws_port=aws_port,
@@ -154,8 +167,18 @@ def dev(
     )
 
     def ready(engine: Engine) -> None:
-        if seed_demo:
-            seeded.extend(seed(engine))
+        if not seed_demo:
+            return
+        if seeder is not None:
+            seeded.extend(seeder(engine))
+        if seeded:
+            typer.echo(f"  seeded: {', '.join(f'{w}/{i}' for w, i in seeded)}")
+        else:
+            module = _app_module_name(app)
+            typer.echo(
+                f"  nothing was seeded: {module} defines no seed_demo(engine) "
+                "that starts instances (the example app's is in functions/demo.py)"
+            )
 
     try:
         server.run(on_ready=ready)
