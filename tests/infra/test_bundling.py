@@ -37,15 +37,22 @@ def _project(tmp_path: Path, dependencies: list[str]) -> Path:
     return tmp_path
 
 
-def test_the_engine_is_copied_not_installed(tmp_path: Path) -> None:
+ENGINE_RUNTIME = [
+    "boto3==1.44.8", "botocore==1.44.8", "pydantic==2.14.4",
+    "aws-lambda-powertools==3.37.0", "typer==0.29.2", "rich==15.0.0",
+]  # fmt: skip
+
+
+def test_the_engine_is_copied_not_installed_but_its_dependencies_are(tmp_path: Path) -> None:
+    """A user's project lists only `lambda-workflows`: the copied engine still needs
+    pydantic and Powertools in the bundle (without them every function fails to start)."""
     project = _project(
         tmp_path, ["lambda-workflows[cdk]==0.1.0", "Lambda_Workflows", "httpx>=0.27"]
     )
-    assert runtime_requirements(project) == ["httpx>=0.27"]
-    assert runtime_requirements(ROOT) == [
-        "boto3==1.44.8", "botocore==1.44.8", "pydantic==2.14.4",
-        "aws-lambda-powertools==3.37.0", "typer==0.29.2", "rich==15.0.0",
-    ]  # fmt: skip
+    assert runtime_requirements(project) == ["httpx>=0.27", *ENGINE_RUNTIME]
+    pinned = _project(tmp_path / "pinned", ["lambda-workflows", "pydantic==2.14.4"])
+    assert runtime_requirements(pinned).count("pydantic==2.14.4") == 1
+    assert runtime_requirements(ROOT) == ENGINE_RUNTIME
 
 
 def test_pip_installs_arm64_wheels_for_the_runtime(tmp_path: Path) -> None:
@@ -72,7 +79,7 @@ def test_try_bundle_installs_then_copies_the_app_and_the_engine(tmp_path: Path) 
     bundler = LocalPipBundling(project, ["myapp"], "3.14", commands.append)
     assert bundler.try_bundle(str(out), image=None) is True
     [command] = commands
-    assert command[-1] == "httpx"
+    assert command[-len(ENGINE_RUNTIME) - 1 :] == ["httpx", *ENGINE_RUNTIME]
     assert (out / "myapp" / "flows.py").is_file()
     assert not (out / "myapp" / "__pycache__").exists()
     assert (out / "lambda_workflows" / "handlers" / "entry.py").is_file()

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +49,24 @@ def _run(command: Sequence[str]) -> None:
 
 
 def runtime_requirements(project_dir: Path) -> list[str]:
-    """The project's `[project] dependencies`, without the engine itself (copied from this
-    environment, so the functions run the version that synthesized them)."""
+    """The project's `[project] dependencies` without the engine itself (copied from this
+    environment, so the functions run the version that synthesized them), plus the
+    engine's own runtime dependencies the project does not declare (pydantic, Powertools,
+    ...: the copied engine imports them)."""
     data = tomllib.loads((project_dir / "pyproject.toml").read_text())
     declared: list[str] = data.get("project", {}).get("dependencies", [])
-    return [d for d in declared if _distribution(d) != ENGINE_DISTRIBUTION]
+    wanted = [d for d in declared if _distribution(d) != ENGINE_DISTRIBUTION]
+    named = {_distribution(d) for d in wanted}
+    return wanted + [d for d in engine_requirements() if _distribution(d) not in named]
+
+
+def engine_requirements() -> list[str]:
+    """What the installed engine distribution requires at run time (no extras)."""
+    try:
+        required = metadata.requires(ENGINE_DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:  # pragma: no cover - the engine runs installed
+        return []
+    return [r.split(";")[0].strip() for r in required if "extra ==" not in r.replace("'", '"')]
 
 
 def _distribution(requirement: str) -> str:
