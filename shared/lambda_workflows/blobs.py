@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
+from lambda_workflows.errors import BlobMissingError
+
 
 class BlobStore(Protocol):
     """Where values too large for a journal item live (S3 on AWS)."""
@@ -32,6 +34,8 @@ class MemoryBlobStore:
 
     def get(self, key: str) -> bytes:
         with self._lock:
+            if key not in self._blobs:
+                raise BlobMissingError(key)
             return self._blobs[key]
 
     def delete_prefix(self, prefix: str) -> int:

@@ -211,6 +211,10 @@ class ItemTooLargeError(Exception):
     """A journal item would exceed the store's item limit (a bug: callers size items)."""
 
 
+class BlobMissingError(WorkflowError, KeyError):
+    """A stored value is not in the blob store (deleted while its instance is purged)."""
+
+
 class ApiError(WorkflowError):
     """The HTTP API answered with an error (`status`, its `code`, `message`, `details`)."""
 

@@ -11,6 +11,7 @@ from typing import Any
 from lambda_workflows.app import Workflow
 from lambda_workflows.clock import now_ms
 from lambda_workflows.errors import (
+    BlobMissingError,
     InstanceConflictError,
     InstanceExistsError,
     InstanceNotFoundError,
@@ -35,6 +36,7 @@ from lambda_workflows.payloads import (
     check_client_value,
     to_json_value,
 )
+from lambda_workflows.purge import purge_instance
 from lambda_workflows.runtime.delivery import deliver_event, notify_watchers
 from lambda_workflows.services import Services
 from lambda_workflows.status import InstanceDetails, InstanceList, InstanceSummary
@@ -106,10 +108,17 @@ class Instance:
             raise self._not_found()
         meta = snapshot.meta
         payloads = self._binding.services.payloads
+
+        def value(inline: Any, ref: str | None) -> Any:
+            try:
+                return payloads.unpack(inline, ref)
+            except BlobMissingError:  # being purged: its stored values go first
+                return None
+
         return InstanceDetails.of(
             snapshot,
-            params=payloads.unpack(meta.params, meta.params_ref),
-            output=payloads.unpack(meta.output, meta.output_ref),
+            params=value(meta.params, meta.params_ref),
+            output=value(meta.output, meta.output_ref),
         )
 
     def _transition(
@@ -275,18 +284,15 @@ class Instance:
 
         `InstanceConflictError` while it can still run (terminate it first).
         """
-        services = self._binding.services
         try:
-            services.journal.delete_instance(self._binding.name, self.id)
+            purge_instance(self._binding.services, self._binding.name, self.id)
         except MetaConditionFailedError as exc:
             if exc.current is None:
-                services.payloads.discard(self._binding.name, self.id)
                 raise self._not_found() from None
             raise InstanceConflictError(
                 f"cannot delete instance {self.id!r}: it is {exc.current.status}; only "
                 "complete, errored or terminated instances can be deleted (terminate it first)"
             ) from None
-        services.payloads.discard(self._binding.name, self.id)
 
     def send_event(self, type: str, payload: Any = None, *, event_id: str | None = None) -> None:
         """Deliver an event; a wait of that type consumes it, now or later (FIFO per type).

@@ -12,12 +12,14 @@ comes, the sweeper deletes the instance with its journal, events and stored valu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lambda_workflows.clock import now_ms
 from lambda_workflows.errors import MetaConditionFailedError
 from lambda_workflows.journal.base import MetaCondition
 from lambda_workflows.journal.records import FINISHED, InstanceMeta
+from lambda_workflows.purge import purge_instance
 from lambda_workflows.runtime.delivery import expiry_of
 from lambda_workflows.services import Services
 from lambda_workflows.wakeups import Wakeup
@@ -31,8 +33,10 @@ class SweeperSettings:
     """After re-sending, when to look at the instance again."""
     batch: int = 100
     rounds: int = 20
-    """Pages of `batch` one sweep goes through at most while every page comes back full
-    (2,000 instances a minute: expiries of a busy app keep up)."""
+    """Pages of `batch` one sweep goes through at most while every page comes back full."""
+    reserve_ms: int = 10_000
+    """A sweep starts no new expiry with less than this much of its invocation left (the
+    rest waits for the next minute's sweep; wake-ups are re-sent first)."""
 
 
 class Sweeper:
@@ -40,25 +44,27 @@ class Sweeper:
         self.services = services
         self.settings = settings or SweeperSettings()
 
-    def sweep(self) -> list[Wakeup]:
-        """Re-send the wake-ups of overdue instances and delete expired ones; return the
-        wake-ups sent."""
+    def sweep(self, time_left_ms: Callable[[], int] | None = None) -> list[Wakeup]:
+        """Re-send the wake-ups of overdue instances, then delete expired ones while
+        `time_left_ms()` (the invocation's remaining time) allows; return the wake-ups."""
         now = now_ms(self.services.clock)
         resent: list[Wakeup] = []
         for _ in range(self.settings.rounds):
             due = self.services.journal.list_due(now - self.settings.grace_ms, self.settings.batch)
-            resent += self._sweep_page(due, now)
+            expired = [meta for meta in due if self._settled(meta)]
+            resent += self._resend([meta for meta in due if not self._settled(meta)], now)
+            for meta in expired:
+                if time_left_ms is not None and time_left_ms() < self.settings.reserve_ms:
+                    return resent
+                self._expire(meta, now)
             if len(due) < self.settings.batch:
                 break
         return resent
 
-    def _sweep_page(self, due: list[InstanceMeta], now: int) -> list[Wakeup]:
+    def _resend(self, due: list[InstanceMeta], now: int) -> list[Wakeup]:
         journal = self.services.journal
         resent: list[Wakeup] = []
         for meta in due:
-            if self._settled(meta):
-                self._expire(meta, now)
-                continue
             try:
                 journal.update_meta(
                     meta.workflow,
@@ -91,10 +97,9 @@ class Sweeper:
         expires_at = expiry_of(self.services, meta)
         if expires_at is not None and expires_at <= now:
             try:
-                journal.delete_instance(meta.workflow, meta.instance_id)
+                purge_instance(self.services, meta.workflow, meta.instance_id)
             except MetaConditionFailedError:
                 return  # restarted since it was read: it runs again
-            self.services.payloads.discard(meta.workflow, meta.instance_id)
         elif expires_at != meta.due_at:
             journal.settle_watchers(
                 meta.workflow, meta.instance_id, [], meta.generation, due_at=expires_at

@@ -152,14 +152,18 @@ def test_a_restart_before_expiry_keeps_the_instance(make_env: Any) -> None:
     assert env.binding("sleeps").get("r1").status().status == InstanceStatus.WAITING
 
 
-def test_a_shorter_retention_after_a_redeploy_applies_to_instances_that_ended_before(
+def test_a_longer_retention_after_a_redeploy_re_dates_instances_that_ended_before(
     make_env: Any,
 ) -> None:
-    env = make_env(_app("30 days"))
+    """An instance keeps the expiry it was given when it ended; when that comes under a
+    longer retention, the sweeper moves it to the new one instead of deleting."""
+    env = make_env(_app("1 hour"))
     env.binding("finishes").create(id="c1")
     env.wait_for_status("finishes", "c1", "complete")
-    env.engine.services = env.engine.sweeper.services = _with_retention(env, 3_600_000)
-    env.advance("40 days")  # its stored expiry (30 days) passes; the sweeper applies 1 hour
+    env.engine.services = env.engine.sweeper.services = _with_retention(env, 30 * 86_400_000)
+    env.advance("2 hours")
+    assert not _gone(env, "finishes", "c1")
+    env.advance("30 days")
     assert _gone(env, "finishes", "c1")
 
 
@@ -173,3 +177,28 @@ def _with_retention(env: WorkflowTestEnv, retention_ms: int) -> Any:
 def test_a_bad_retention_is_refused_at_declaration(retention: Any) -> None:
     with pytest.raises(ValidationError, match="retention"):
         WorkflowApp(WORKFLOWS, retention=retention)
+
+
+def test_an_interrupted_expiry_is_finished_by_the_next_sweep(make_env: Any) -> None:
+    """The meta item goes last: a crash while the partition is deleted leaves the instance
+    finished, listed and due, and the sweeper's next pass removes every item."""
+    env = make_env(_app("1 hour"))
+    env.binding("finishes").create(id="x1", params={"big": BIG})
+    env.wait_for_status("finishes", "x1", "complete")
+    ddb = env.engine.services.journal._ddb  # type: ignore[attr-defined]
+    crashes = {"left": 1}
+
+    def crash_once(**_: Any) -> None:
+        if crashes["left"]:
+            crashes["left"] -= 1
+            raise ConnectionError("the sweeper Lambda timed out mid-delete")
+
+    ddb.meta.events.register("before-call.dynamodb.BatchWriteItem", crash_once)
+    with pytest.raises(ConnectionError):
+        env.advance("62 minutes")
+    assert not _gone(env, "finishes", "x1")  # still there, still due
+    assert _items(env, "finishes", "x1") > 1
+    env.advance("5 minutes")
+    assert _gone(env, "finishes", "x1")
+    assert _items(env, "finishes", "x1") == 0
+    assert _objects(env) == []

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from lambda_workflows.errors import BlobMissingError
+
 
 class S3BlobStore:
     """The blob store port on one S3 bucket."""
@@ -16,7 +20,12 @@ class S3BlobStore:
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType="application/json")
 
     def get(self, key: str) -> bytes:
-        body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        try:
+            body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise BlobMissingError(key) from None
+            raise
         return body
 
     def delete_prefix(self, prefix: str) -> int:

@@ -12,7 +12,8 @@ class SweeperHandler(EngineHandler):
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         try:
-            resent = self.engine.sweeper.sweep()
+            remaining = getattr(context, "get_remaining_time_in_millis", None)
+            resent = self.engine.sweeper.sweep(remaining if callable(remaining) else None)
             return {"resent": [f"{w.workflow}#{w.instance_id}" for w in resent]}
         finally:
             self.flush_metrics()

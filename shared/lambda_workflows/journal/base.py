@@ -220,9 +220,9 @@ class Journal(Protocol):
     def delete_instance(self, workflow: str, instance_id: str) -> None:
         """Delete a finished instance with its steps and events.
 
-        The meta item goes first, conditionally (`MetaConditionFailedError(current)` when
-        the instance is not finished, `MetaConditionFailedError(None)` when it does not
-        exist); the rest of the partition follows. A crash in between leaves items no
-        reader sees; a repeated delete removes them (and still raises for the missing
-        meta).
+        `MetaConditionFailedError(current)` when the instance is not finished (nothing is
+        deleted), `MetaConditionFailedError(None)` when it does not exist (leftover items
+        of its partition are removed first). The meta item goes last, conditionally: a
+        crash in between leaves the instance finished, listed and due (the sweeper's
+        expiry tries again), and a repeated delete finishes the job.
         """

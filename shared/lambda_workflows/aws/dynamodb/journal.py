@@ -528,19 +528,9 @@ class DynamoDBJournal:
 
     def delete_instance(self, workflow: str, instance_id: str) -> None:
         pk = partition_key(workflow, instance_id)
-        failure: Exception | None = None
-        try:
-            self._ddb.delete_item(
-                TableName=self._table,
-                Key=self._key(pk, META_SK),
-                ConditionExpression="st IN (:complete, :errored, :terminated)",
-                ExpressionAttributeValues={f":{status}": {"S": str(status)} for status in FINISHED},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            failure = _meta_failure(exc)
-            if not isinstance(failure, MetaConditionFailedError) or failure.current is not None:
-                raise failure from None
+        meta = self.get_meta(workflow, instance_id)
+        if meta is not None and meta.status not in FINISHED:
+            raise MetaConditionFailedError(meta)
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
@@ -551,13 +541,23 @@ class DynamoDBJournal:
         keys: list[dict[str, Any]] = []
         while True:
             page = self._ddb.query(**kwargs)
-            keys += page.get("Items", [])
+            keys += [k for k in page.get("Items", []) if k["sk"]["S"] != META_SK]
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys])
-        if failure is not None:
-            raise failure
+        if meta is None:
+            raise MetaConditionFailedError(None)
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key=self._key(pk, META_SK),
+                ConditionExpression="st IN (:complete, :errored, :terminated)",
+                ExpressionAttributeValues={f":{status}": {"S": str(status)} for status in FINISHED},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            raise _meta_failure(exc) from None
 
 
 def _decode_cursor(cursor: str, workflow: str, status: InstanceStatus | None) -> dict[str, Any]:
