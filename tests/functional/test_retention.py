@@ -185,7 +185,7 @@ def test_an_interrupted_expiry_is_finished_by_the_next_sweep(make_env: Any) -> N
     env = make_env(_app("1 hour"))
     env.binding("finishes").create(id="x1", params={"big": BIG})
     env.wait_for_status("finishes", "x1", "complete")
-    ddb = env.engine.services.journal._ddb  # type: ignore[attr-defined]
+    ddb = env.engine.services.journal._ddb
     crashes = {"left": 1}
 
     def crash_once(**_: Any) -> None:
