@@ -58,7 +58,6 @@ MOTO_SKIPS = {
     "AWS::SQS::QueuePolicy",
     "AWS::S3::BucketPolicy",
     "AWS::ApiGateway::Stage",
-    "AWS::ApiGateway::RequestValidator",
     "AWS::CloudWatch::Alarm",
 }
 """Resource types moto 5.2.5's CloudFormation does not create (it warns and goes on)."""
@@ -250,8 +249,6 @@ def test_the_template_has_what_moto_skips(template: dict[str, Any]) -> None:
     [stage] = _resources(template, "AWS::ApiGateway::Stage").values()
     assert stage["Properties"]["StageName"] == "prod"
     assert len(_resources(template, "AWS::CloudWatch::Alarm")) == 4
-    [validator] = _resources(template, "AWS::ApiGateway::RequestValidator").values()
-    assert validator["Properties"]["ValidateRequestBody"] is True
     functions = _resources(template, "AWS::Lambda::Function").values()
     assert {tuple(f["Properties"]["Architectures"]) for f in functions} == {("arm64",)}
     [mapping] = _resources(template, "AWS::Lambda::EventSourceMapping").values()

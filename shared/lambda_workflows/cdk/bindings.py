@@ -3,7 +3,6 @@ statements that let the functions running workflow code use them."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from aws_cdk import RemovalPolicy, Stack
@@ -27,11 +26,12 @@ class Provisioned:
     physical_name: str | None = None
     statements: list[iam.PolicyStatement] = field(default_factory=list)
     buckets: list[s3.Bucket] = field(default_factory=list)
+    patterns: dict[str, str] = field(default_factory=dict)
+    """cdk-nag IAM5 findings its statements raise, with the reason each holds."""
 
 
-def pascal_case(name: str) -> str:
-    """`name` as a construct id part: `daily-report` → `DailyReport`."""
-    return "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", name) if p)
+INFERENCE_PROFILE_PREFIXES = ("us", "eu", "apac", "jp", "au", "ca", "us-gov", "global")
+"""A Bedrock model id starting `<prefix>.` names a cross-region inference profile."""
 
 
 def provision(
@@ -41,8 +41,9 @@ def provision(
     removal_policy: RemovalPolicy,
     key: kms.IKey | None = None,
 ) -> Provisioned:
-    """Create binding `name`'s resource in `scope` (buckets and tables under `key`)."""
-    construct_id = f"Binding{pascal_case(name)}"
+    """Create binding `name`'s resource in `scope` (buckets and tables under `key`); its
+    construct id is the binding's name, unique in the app."""
+    construct_id = name
     if isinstance(spec, Bucket):
         bucket = storage.private_bucket(scope, construct_id, removal_policy, key=key)
         return Provisioned(bucket.bucket_name, permissions.results(bucket), [bucket])
@@ -82,13 +83,32 @@ def provision(
         )
         return Provisioned(None, [iam.PolicyStatement(actions=["ses:SendEmail"], resources=[arn])])
     if isinstance(spec, AI):
-        model = Stack.of(scope).format_arn(
-            service="bedrock", account="", resource="foundation-model", resource_name=spec.model_id
-        )
-        return Provisioned(
-            None, [iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model])]
-        )
+        return _bedrock(Stack.of(scope), spec.model_id)
     raise ValidationError(
         f"binding {name!r}: a {type(spec).__name__} has no AWS resource the CDK construct "
         "knows how to create"
     )
+
+
+def _bedrock(stack: Stack, model_id: str) -> Provisioned:
+    """`bedrock:InvokeModel` on the model, or, for an inference profile (`us.anthropic...`),
+    on the profile and on its model in the regions the profile routes to."""
+    prefix, _, base = model_id.partition(".")
+    if prefix not in INFERENCE_PROFILE_PREFIXES or not base:
+        model = stack.format_arn(
+            service="bedrock", account="", resource="foundation-model", resource_name=model_id
+        )
+        return Provisioned(
+            None, [iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model])]
+        )
+    profile = stack.format_arn(
+        service="bedrock", resource="inference-profile", resource_name=model_id
+    )
+    models = f"arn:{stack.partition}:bedrock:*::foundation-model/{base}"
+    statement = iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[profile, models])
+    finding = f"Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{base}"
+    reason = (
+        f"The inference profile {model_id} routes each call to {base} in one of several "
+        "regions; the pattern names only that model."
+    )
+    return Provisioned(None, [statement], patterns={finding: reason})

@@ -34,6 +34,12 @@ def acknowledge(engine: WorkflowEngine) -> None:
                 "object access is auditable with CloudTrail data events when needed.",
             )
         )
+    findings.update(engine.binding_patterns)
+    if engine.options.tracing:
+        findings["Resource::*"] = (
+            "X-Ray's PutTraceSegments and PutTelemetryRecords (added by CDK for tracing) "
+            "take no resource ARN."
+        )
     for role in engine.roles:
         Validations.of(role).acknowledge(
             *[
@@ -50,6 +56,11 @@ def acknowledge(engine: WorkflowEngine) -> None:
         Acknowledgment(
             id="AwsSolutions-APIG3",
             reason=f"{how}; a WAF web ACL can be attached to the stage by the deployer.",
+        ),
+        Acknowledgment(
+            id="AwsSolutions-APIG2",
+            reason="The API Lambda validates every request itself (screening, pydantic "
+            "models; docs/api.md); a proxy resource has no model for API Gateway to check.",
         ),
         Acknowledgment(
             id="AwsSolutions-APIG6",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -30,6 +31,7 @@ from lambda_workflows.cdk import (
     permissions,
     storage,
 )
+from lambda_workflows.errors import ValidationError
 
 ENTRY = "lambda_workflows.handlers.entry"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -106,14 +108,15 @@ class WorkflowEngine(Construct):
             self, options.removal_policy, options.versioned_bucket, key
         )
         self.queue, self.dead_letters = messaging.wakeup_queues(self, options.worker_timeout, key)
-        group = f"{stack.stack_name}-{construct_id}"[:64]
+        group = resource_name(f"{stack.stack_name}-{construct_id}", 64)
         self.schedule_group, schedules_arn = messaging.schedule_group(self, group)
         self.schedules_arn_pattern = (
             f"arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{group}/*"
         )
         self.scheduler_role = messaging.scheduler_role(self, self.queue, key_use)
+        binding_scope = Construct(self, "Bindings")
         provisioned = {
-            name: bindings.provision(self, name, spec, options.removal_policy, key)
+            name: bindings.provision(binding_scope, name, spec, options.removal_policy, key)
             for name, spec in self.app.bindings.items()
         }
         self.buckets = [self.bucket] + [b for p in provisioned.values() for b in p.buckets]
@@ -121,6 +124,7 @@ class WorkflowEngine(Construct):
             name: p.physical_name for name, p in provisioned.items() if p.physical_name
         }
         workflow_code = [s for p in provisioned.values() for s in p.statements]
+        self.binding_patterns = {k: v for p in provisioned.values() for k, v in p.patterns.items()}
 
         environment = {
             "LWF_APP": app_path,
@@ -155,8 +159,14 @@ class WorkflowEngine(Construct):
         self.api_function = self._function(
             "Api", "api", options, environment, short, [*common, send]
         )
+        sweeping = [
+            permissions.journal(self.table, permissions.SWEEPER_JOURNAL_ACTIONS),
+            *permissions.purge_results(self.bucket),
+            *key_use,
+            send,
+        ]
         self.sweeper = self._function(
-            "Sweeper", "sweeper", options, environment, Duration.minutes(1), [*common, send]
+            "Sweeper", "sweeper", options, environment, Duration.minutes(1), sweeping
         )
         events.Rule(
             self,
@@ -164,30 +174,7 @@ class WorkflowEngine(Construct):
             schedule=events.Schedule.rate(Duration.minutes(1)),
             targets=[targets.LambdaFunction(self.sweeper)],
         )
-        self.cron: lambda_.Function | None = None
-        if self.app.crons:
-            self.cron = self._function(
-                "Cron",
-                "cron",
-                options,
-                environment,
-                Duration.minutes(1),
-                [*common, send, *workflow_code],
-            )
-            for cron in self.app.crons:
-                events.Rule(
-                    self,
-                    f"Cron{bindings.pascal_case(cron.name)}",
-                    schedule=events.Schedule.expression(_schedule_expression(cron.expression)),
-                    targets=[
-                        targets.LambdaFunction(
-                            self.cron,
-                            event=events.RuleTargetInput.from_object(
-                                {"cron": cron.name, "time": events.EventField.time}
-                            ),
-                        )
-                    ],
-                )
+        self.cron = self._cron_function(options, environment, [*common, send, *workflow_code])
         self.api = self._rest_api(options)
         self.alarms = observability.alarms(
             self, self.worker, self.api_function, self.dead_letters, options.alarm_topic
@@ -196,12 +183,44 @@ class WorkflowEngine(Construct):
             self, group, options.metrics_namespace, self.worker, self.queue, self.dead_letters
         )
 
-        CfnOutput(self, "ApiUrl", value=self.api.url)
-        CfnOutput(self, "TableName", value=self.table.table_name)
-        CfnOutput(self, "QueueUrl", value=self.queue.queue_url)
-        CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
-        CfnOutput(self, "ScheduleGroup", value=self.schedule_group)
+        for name, value in (
+            ("ApiUrl", self.api.url),
+            ("TableName", self.table.table_name),
+            ("QueueUrl", self.queue.queue_url),
+            ("BucketName", self.bucket.bucket_name),
+            ("ScheduleGroup", self.schedule_group),
+        ):
+            CfnOutput(self, name, value=value)
         compliance.acknowledge(self)
+
+    def _cron_function(
+        self,
+        options: WorkflowEngineProps,
+        environment: dict[str, str],
+        statements: list[iam.PolicyStatement],
+    ) -> lambda_.Function | None:
+        """The cron Lambda and one EventBridge rule per declared `Cron` (none without)."""
+        if not self.app.crons:
+            return None
+        function = self._function(
+            "Cron", "cron", options, environment, Duration.minutes(1), statements
+        )
+        rules = Construct(self, "CronRules")
+        for cron in self.app.crons:
+            events.Rule(
+                rules,
+                cron.name,
+                schedule=events.Schedule.expression(_schedule_expression(cron.expression)),
+                targets=[
+                    targets.LambdaFunction(
+                        function,
+                        event=events.RuleTargetInput.from_object(
+                            {"cron": cron.name, "time": events.EventField.time}
+                        ),
+                    )
+                ],
+            )
+        return function
 
     def _function(
         self,
@@ -254,7 +273,7 @@ class WorkflowEngine(Construct):
             retention=options.log_retention,
             removal_policy=options.removal_policy,
         )
-        api = apigateway.LambdaRestApi(
+        return apigateway.LambdaRestApi(
             self,
             "InstanceApi",
             handler=self.api_function,
@@ -284,10 +303,17 @@ class WorkflowEngine(Construct):
                 tracing_enabled=options.tracing,
             ),
         )
-        api.add_request_validator(
-            "RequestValidator", validate_request_parameters=True, validate_request_body=True
-        )
-        return api
+
+
+def resource_name(wanted: str, limit: int) -> str:
+    """`wanted` in the characters Scheduler groups and dashboards take (`[A-Za-z0-9_-]`),
+    at most `limit` long: a longer one keeps its start and a hash of the whole, so two
+    long names never collapse into one."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", wanted)
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(wanted.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9]}-{digest}"
 
 
 def _app_path(app: str | None, project_dir: str | Path | None) -> tuple[str, Path]:
@@ -298,9 +324,21 @@ def _app_path(app: str | None, project_dir: str | Path | None) -> tuple[str, Pat
 
 
 def _import(path: str, folder: Path) -> WorkflowApp:
+    """The app of the project in `folder`; `ValidationError` when its module was already
+    imported from another folder (two projects whose apps share a module name in one
+    CDK app: Python would hand the second the first's declaration)."""
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
-    return import_app(path)
+    app = import_app(path)
+    module = sys.modules.get(path.partition(":")[0])
+    source = getattr(module, "__file__", None)
+    if source is not None and folder.resolve() not in Path(source).resolve().parents:
+        raise ValidationError(
+            f"{path} is already imported from {source}, not from the project in {folder}: "
+            "two projects whose apps share a module name cannot be in one CDK app; rename "
+            "one app's package, or synthesize them in separate apps"
+        )
+    return app
 
 
 def _schedule_expression(expression: str) -> str:

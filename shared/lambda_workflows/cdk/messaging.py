@@ -59,8 +59,14 @@ def scheduler_role(
 ) -> iam.Role:
     """The role EventBridge Scheduler assumes to put a wake-up on the queue (and, under a
     customer key, to encrypt it)."""
+    account = Stack.of(scope).account
     role = iam.Role(
-        scope, "SchedulerRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com")
+        scope,
+        "SchedulerRole",
+        assumed_by=iam.ServicePrincipal(
+            "scheduler.amazonaws.com",
+            conditions={"StringEquals": {"aws:SourceAccount": account}},
+        ),
     )
     role.add_to_policy(
         iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn])

@@ -23,10 +23,28 @@ RESULTS_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
 SEND_ACTIONS = ["sqs:SendMessage"]
 
 
-def journal(table: dynamodb.Table) -> iam.PolicyStatement:
+SWEEPER_JOURNAL_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:BatchWriteItem",
+]
+"""What the sweeper calls: due instances, re-dating, and purging expired ones."""
+
+
+def journal(table: dynamodb.Table, actions: list[str] = JOURNAL_ACTIONS) -> iam.PolicyStatement:
     return iam.PolicyStatement(
-        actions=JOURNAL_ACTIONS, resources=[table.table_arn, f"{table.table_arn}/index/*"]
+        actions=actions, resources=[table.table_arn, f"{table.table_arn}/index/*"]
     )
+
+
+def purge_results(bucket: s3.Bucket) -> list[iam.PolicyStatement]:
+    """Deleting an expired instance's stored values (the sweeper reads and writes none)."""
+    return [
+        iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[bucket.arn_for_objects("*")]),
+        iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
+    ]
 
 
 def results(bucket: s3.Bucket) -> list[iam.PolicyStatement]:
@@ -56,5 +74,9 @@ def schedule(schedules_arn: str, role: iam.Role) -> list[iam.PolicyStatement]:
     Scheduler role."""
     return [
         iam.PolicyStatement(actions=["scheduler:CreateSchedule"], resources=[schedules_arn]),
-        iam.PolicyStatement(actions=["iam:PassRole"], resources=[role.role_arn]),
+        iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=[role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        ),
     ]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambda_workflows.aws.dynamodb.schema import table_definition
+
+NONCURRENT_VERSION_DAYS = 7
+"""With versioning, how long a deleted or overwritten value is kept (retention and
+`DELETE` then remove it for good)."""
 
 _TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
 
@@ -94,6 +98,16 @@ def private_bucket(
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         versioned=versioned,
+        lifecycle_rules=(
+            [
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_DAYS),
+                    expired_object_delete_marker=True,
+                )
+            ]
+            if versioned
+            else None
+        ),
         removal_policy=removal_policy,
         auto_delete_objects=False,
     )
