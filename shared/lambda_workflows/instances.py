@@ -461,7 +461,7 @@ class WorkflowBinding:
             raise ValidationError("create_batch needs at least one instance")
         if len(entries) > MAX_BATCH:
             raise ValidationError(f"create_batch takes at most {MAX_BATCH} instances")
-        news = [self._batch_entry(index, e) for index, e in enumerate(entries)]
+        news = self._batch_entries(entries)
         first: dict[str, int] = {}
         for index, new in enumerate(news):
             earlier = first.setdefault(new.meta.instance_id, index)
@@ -488,14 +488,29 @@ class WorkflowBinding:
         self.services.wakeups.send_now([Wakeup(self.name, n.meta.instance_id, 0) for n in news])
         return [Instance(self, n.meta.instance_id) for n in news]
 
-    def _batch_entry(self, index: int, entry: CreateRequest) -> _NewInstance:
-        try:
-            return self._new_meta(entry.id, entry.params)
-        except ValidationError as exc:
-            details = [{**d, "index": index} for d in exc.details] or [
-                {"index": index, "msg": str(exc), "type": exc.code}
-            ]
-            raise type(exc)(f"entry {index}: {exc}", details=details) from None
+    def _batch_entries(self, entries: list[CreateRequest]) -> list[_NewInstance]:
+        """Every entry validated; a `ValidationError` names each bad one (`entry 0: ...;
+        entry 3: ...`) and its field errors carry their `index` (all entries, not only
+        the first bad one, so a client fixes them in one round trip)."""
+        news: list[_NewInstance] = []
+        failures: list[tuple[int, ValidationError]] = []
+        for index, entry in enumerate(entries):
+            try:
+                news.append(self._new_meta(entry.id, entry.params))
+            except ValidationError as exc:
+                failures.append((index, exc))
+        if not failures:
+            return news
+        details = [
+            {**d, "index": index}
+            for index, exc in failures
+            for d in (exc.details or [{"msg": str(exc), "type": exc.code}])
+        ]
+        message = "; ".join(f"entry {index}: {exc}" for index, exc in failures[:5])
+        if len(failures) > 5:
+            message += f"; and {len(failures) - 5} more entries"
+        kind = type(failures[0][1]) if len({type(e) for _, e in failures}) == 1 else ValidationError
+        raise kind(message, details=details)
 
     def list(
         self, status: str | None = None, limit: int = 50, cursor: str | None = None

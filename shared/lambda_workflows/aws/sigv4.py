@@ -3,6 +3,7 @@ credentials from the standard AWS chain (environment, profile, SSO, instance rol
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,7 +54,12 @@ def signer_from_chain(url: str, profile: str | None, region: str | None) -> SigV
     try:
         session = Session(profile=profile)
         credentials = session.get_credentials()
-        chosen_region = region or region_of(url) or session.get_config_variable("region")
+        chosen_region = (
+            region
+            or region_of(url)
+            or os.environ.get("AWS_REGION")
+            or session.get_config_variable("region")
+        )
     except BotoCoreError as exc:
         raise CredentialsError(f"cannot load AWS credentials: {exc}") from exc
     if credentials is None:
@@ -63,6 +69,7 @@ def signer_from_chain(url: str, profile: str | None, region: str | None) -> SigV
         )
     if not chosen_region:
         raise CredentialsError(
-            "no AWS region to sign the request for: pass --region or set AWS_REGION"
+            "no AWS region to sign the request for: pass --region, or set AWS_REGION "
+            "(or AWS_DEFAULT_REGION, or region in your profile)"
         )
     return SigV4Signer(credentials.get_frozen_credentials(), str(chosen_region))

@@ -9,6 +9,7 @@ rendered with `string.Template` (`$pkg`, `$project`), so they contain no other `
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import keyword
 import os
 import sys
@@ -303,6 +304,11 @@ def package_name(target: Path, name: str | None = None) -> str:
         raise ValidationError(
             f"{where} gives the package name {pkg!r}, which is taken (the standard library, "
             "lambda_workflows or the tests folder); pass another name"
+        )
+    if importlib.util.find_spec(pkg) is not None:
+        raise ValidationError(
+            f"{where} gives the package name {pkg!r}, which an installed package already "
+            "has (the project's would hide it, or it the project's); pass another name"
         )
     return pkg
 

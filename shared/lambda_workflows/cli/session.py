@@ -172,7 +172,10 @@ def emit(state: CliState, raw: Any, view: Callable[[], RenderableType | str]) ->
         typer.echo(json.dumps(raw, indent=2, ensure_ascii=False))
         return
     try:
-        state.stdout.print(view())
+        rendered = view()
+        # A line of text (a summary, a command to run next) is never broken by the
+        # console: the terminal wraps it, so it still pastes as one command.
+        state.stdout.print(rendered, soft_wrap=isinstance(rendered, Text | str))
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise UnexpectedAnswerError(
             state.url, 200, f"values lwf cannot show ({type(exc).__name__}: {exc})"

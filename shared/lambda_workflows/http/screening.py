@@ -210,9 +210,9 @@ def _finite(number: str) -> float:
     return value
 
 
-def _check_json(text: str) -> None:
+def _check_json(text: str) -> Any:
     try:
-        json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except InvalidJsonError:
         raise
     except RecursionError:
@@ -262,5 +262,9 @@ def screen(raw_event: Any, max_body_bytes: int) -> dict[str, Any]:
             "reference (e.g. a bucket key)"
         )
     text = _body_text(event)
-    _check_json(text)
+    document = _check_json(text)
+    if isinstance(document, list) and not path.rstrip("/").endswith("/instances/batch"):
+        raise BadRequestError(
+            "the request body must be a JSON object (a list goes to .../instances/batch)"
+        )
     return {**event, "body": text, "isBase64Encoded": False}
