@@ -211,6 +211,18 @@ class ItemTooLargeError(Exception):
     """A journal item would exceed the store's item limit (a bug: callers size items)."""
 
 
+class CrossOriginError(WorkflowError):
+    """The local server refuses a request that changes something when a web page of
+    another origin sent it (a page elsewhere could steer local instances)."""
+
+    status = 403
+    code = "cross_origin"
+
+
+class PersistError(ValidationError):
+    """`lwf dev --persist`: the state file cannot be loaded, or another process uses it."""
+
+
 class BlobMissingError(WorkflowError, KeyError):
     """A stored value is not in the blob store (deleted while its instance is purged)."""
 

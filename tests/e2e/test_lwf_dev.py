@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -140,6 +141,29 @@ def test_persist_keeps_a_sleeping_instance_across_a_restart(tmp_path: Path) -> N
             "send follow-up email",
         ]
         assert after["steps"][0]["attempts"] == 1  # the journal came back: not run again
+
+
+def test_sigterm_saves_the_state_like_ctrl_c(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lambda_workflows.cli", "dev", "--port", "0",
+         "--persist", str(state)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        url = next(line for line in process.stdout if line.startswith(READY))
+        url = url[len(READY) :].split()[0]
+        _http("POST", f"{url}/workflows/race/instances", {"id": "kept"})
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=30)
+    assert process.returncode == 0, errors
+    assert "Traceback" not in errors
+    assert (
+        '"kept"' in (state / "state.json").read_text()
+        or "kept" in (state / "state.json").read_text()
+    )
 
 
 def test_lwf_commands_drive_an_instance_on_the_dev_server(dev_server: str) -> None:

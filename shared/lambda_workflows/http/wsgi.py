@@ -14,7 +14,12 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from lambda_workflows.errors import BadRequestError, PayloadTooLargeError, ValidationError
+from lambda_workflows.errors import (
+    BadRequestError,
+    CrossOriginError,
+    PayloadTooLargeError,
+    ValidationError,
+)
 from lambda_workflows.http.resolver import error_proxy_response
 
 ProxyHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -135,6 +140,25 @@ def proxy_event(environ: dict[str, Any], request_id: str) -> dict[str, Any]:
     }
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _check_origin(environ: dict[str, Any]) -> None:
+    """A browser names the page that sent a request in `Origin`: a request that changes
+    something from a page of another origin is refused (IAM auth protects the deployed
+    API; this local one has no auth). Clients that are not browsers send no `Origin`."""
+    method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+    origin = environ.get("HTTP_ORIGIN")
+    if method in _SAFE_METHODS or origin is None:
+        return
+    host = str(environ.get("HTTP_HOST") or "")
+    if urlsplit(str(origin)).netloc != host:
+        raise CrossOriginError(
+            f"a page at {str(origin)[:100]!r} may not change instances on this server "
+            "(only its own page may)"
+        )
+
+
 class ProxyWsgiApp:
     """A WSGI application calling a Lambda proxy handler once per request.
 
@@ -149,8 +173,9 @@ class ProxyWsgiApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request_id = uuid.uuid4().hex
         try:
+            _check_origin(environ)
             event = proxy_event(environ, request_id)
-        except ValidationError as rejected:  # what API Gateway answers itself
+        except (ValidationError, CrossOriginError) as rejected:  # API Gateway's own answers
             response = error_proxy_response(rejected)
         else:
             with self._one_at_a_time:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
+import signal
 import socket
 import threading
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from errno import EADDRINUSE, EADDRNOTAVAIL
 from pathlib import Path
@@ -44,6 +47,14 @@ SAVE_SECONDS = 5.0
 """How often `--persist` writes the state while running (and once more at the end)."""
 """`--skip-sleeps` lets wake-ups less than this far away come on the clock."""
 WAITS = frozenset({StepKind.WAIT_FOR_EVENT, StepKind.WAIT_FOR_WORKFLOW})
+HOLDING_WAITS = (
+    InstanceStatus.WAITING,
+    InstanceStatus.PAUSED,
+    InstanceStatus.WAITING_FOR_PAUSE,
+    InstanceStatus.RUNNING,
+)
+"""Statuses in which an instance may have a pending event or child wait (a paused one's
+wait still counts: resuming it must not find its deadline passed)."""
 
 
 @dataclass
@@ -80,6 +91,8 @@ class DevServer:
             moto_socket = _listen(self.host, self.aws_port, "--aws-port")
         # werkzeug binds --port again below; a port never connected to is free at once
         persistence = Persistence(self.persist) if self.persist is not None else None
+        if persistence is not None:
+            persistence.lock()
         resume_at = persistence.saved_clock() if persistence is not None else None
         clock: Clock = SystemClock()
         if not self.real_time or (resume_at is not None and resume_at > clock.now()):
@@ -118,7 +131,8 @@ class DevServer:
                 on_ready(engine)
             saver = (lambda: persistence.save(cloud, engine)) if persistence is not None else None
             try:
-                self._loop(engine, pump, CronTicker(engine.crons, clock.now()), saver)
+                with _stop_on_termination(self.stop):
+                    self._loop(engine, pump, CronTicker(engine.crons, clock.now()), saver)
             finally:
                 if saver is not None:
                     saver()
@@ -182,7 +196,7 @@ class DevServer:
                     self.out(json.dumps(line))
                 else:
                     error = meta.error
-                    detail = f" ({error.name}: {error.message})" if error else ""
+                    detail = f" ({error.name}: {one_line(error.message)})" if error else ""
                     stamp = f"{now:%H:%M:%S}" if self.real_time else f"{now:%Y-%m-%d %H:%M:%S}"
                     self.out(f"{stamp} [{workflow}] {meta.instance_id}: {meta.status}{detail}")
 
@@ -193,6 +207,32 @@ class DevServer:
 
     def all_finished(self, keys: list[tuple[str, str]]) -> bool:
         return all(self.seen.get(k) in {str(s) for s in FINISHED} for k in keys)
+
+
+STATUS_DETAIL_CHARS = 200
+
+
+@contextmanager
+def _stop_on_termination(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the loop as Ctrl-C does (so `--persist` saves at the end);
+    only the main thread may set signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handled = (signal.SIGTERM, signal.SIGHUP)
+    saved = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in handled}
+    try:
+        yield
+    finally:
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
+
+
+def one_line(text: str) -> str:
+    """`text` for a status line: control characters escaped (a message cannot fake a line
+    or drive the terminal), cut to `STATUS_DETAIL_CHARS`."""
+    safe = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", text)
+    return safe if len(safe) <= STATUS_DETAIL_CHARS else safe[: STATUS_DETAIL_CHARS - 1] + "…"
 
 
 def _restored_text(restored: Restored | None) -> str:
@@ -217,10 +257,10 @@ def wait_deadline_ms(engine: Engine) -> int | None:
     """The earliest deadline of a `wait_for_event` or `wait_for_workflow` that waits now."""
     journal = engine.services.journal
     earliest: int | None = None
-    for workflow in engine.app.names:
+    for workflow, status in itertools.product(engine.app.names, HOLDING_WAITS):
         cursor: str | None = None
         while True:
-            page = journal.list_instances(workflow, InstanceStatus.WAITING, 100, cursor)
+            page = journal.list_instances(workflow, status, 100, cursor)
             for meta in page.instances:
                 snapshot = journal.load(workflow, meta.instance_id)
                 for record in snapshot.steps.values() if snapshot else ():

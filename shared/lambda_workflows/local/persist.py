@@ -13,6 +13,7 @@ every few seconds while `lwf dev` runs and when it stops.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -20,8 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lambda_workflows.clock import now_ms
+from botocore.exceptions import ClientError
+
 from lambda_workflows.engine import Engine
+from lambda_workflows.errors import MetaConditionFailedError, PersistError
+from lambda_workflows.journal.base import MetaCondition
 from lambda_workflows.local.cloud import LocalCloud
 from lambda_workflows.wakeups import Wakeup
 
@@ -101,6 +105,15 @@ class Persistence:
         state = self._read()
         if state is None:
             return None
+        try:
+            return self._load(state, cloud, engine)
+        except (KeyError, TypeError, ValueError, ClientError) as exc:
+            raise PersistError(
+                f"{self.path} cannot be loaded ({type(exc).__name__}: {exc}); move it away "
+                "to start afresh"
+            ) from None
+
+    def _load(self, state: dict[str, Any], cloud: LocalCloud, engine: Engine) -> Restored:
         ddb, s3 = cloud.client("dynamodb"), cloud.client("s3")
         known_tables = set(ddb.list_tables()["TableNames"])
         items = 0
@@ -132,21 +145,64 @@ class Persistence:
         return Restored(items, objects, self._wake_pending(engine), self.saved_clock())
 
     def _wake_pending(self, engine: Engine) -> int:
+        """Wake every instance that waits for something, at once: leases of the stopped
+        process are released, and each replay finds what it waits for (an event that
+        arrived before the stop, a deadline) or suspends again until it comes."""
         services = engine.services
-        now = now_ms(services.clock)
-        sent = 0
-        for meta in services.journal.list_due(1 << 62, 10_000):
-            if meta.due_at is None or (meta.finished_at is not None and not meta.watchers):
+        sent: list[Wakeup] = []
+        for listed in services.journal.list_due(1 << 62, 10_000):
+            if listed.due_at is None or (listed.finished_at is not None and not listed.watchers):
                 continue  # a finished instance's expiry is the sweeper's
-            wakeup = Wakeup(meta.workflow, meta.instance_id, meta.generation, meta.epoch)
-            services.wakeups.send(wakeup, at_ms=max(meta.due_at, now), now_ms=now)
-            sent += 1
-        return sent
+            meta = services.journal.get_meta(listed.workflow, listed.instance_id)
+            if meta is None:
+                continue
+            if meta.lease_owner is not None:
+                try:
+                    meta = (
+                        services.journal.update_meta(
+                            meta.workflow,
+                            meta.instance_id,
+                            {"lease_owner": None, "lease_until": None},
+                            MetaCondition(generation=meta.generation, lease_owner=meta.lease_owner),
+                            return_new=True,
+                        )
+                        or meta
+                    )
+                except MetaConditionFailedError:
+                    continue
+            sent.append(Wakeup(meta.workflow, meta.instance_id, meta.generation, meta.epoch))
+        if sent:
+            services.wakeups.send_now(sent)
+        return len(sent)
 
     def _read(self) -> dict[str, Any] | None:
         if not self.path.is_file():
             return None
-        state = json.loads(self.path.read_text(encoding="utf-8"))
-        if not isinstance(state, dict) or state.get("format") != FORMAT:
-            raise ValueError(f"{self.path} is not a state file lwf dev wrote")
+        try:
+            state = json.loads(self.path.read_text(encoding="utf-8"))
+            if not isinstance(state, dict) or state.get("format") != FORMAT:
+                raise ValueError("not a state file lwf dev wrote")
+            if state.get("clock") is not None:
+                datetime.fromisoformat(str(state["clock"]))
+            if not isinstance(state.get("tables", {}), dict) or not isinstance(
+                state.get("buckets", {}), dict
+            ):
+                raise ValueError("its tables or buckets are not objects")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise PersistError(
+                f"{self.path} cannot be loaded ({exc}); move it away to start afresh"
+            ) from None
         return state
+
+    def lock(self) -> None:
+        """Hold `PATH/.lock` while this process runs: a second `lwf dev` on the same
+        folder would overwrite what the first saves."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_file = (self.folder / ".lock").open("w")
+        try:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_file.close()
+            raise PersistError(
+                f"{self.folder} is in use by another lwf dev; pass another --persist folder"
+            ) from None

@@ -206,7 +206,7 @@ function instancesTable(name, instances) {
       el("td", {}, when(i.created_at)),
       el("td", { class: "opt" }, i.started_at && i.ended_at
         ? duration(new Date(i.ended_at) - new Date(i.started_at)) : ""),
-      el("td", { class: "opt" }, i.error ? `${i.error.name}: ${i.error.message}` : ""))))));
+      el("td", { class: "opt err" }, i.error ? `${i.error.name}: ${i.error.message}` : ""))))));
 }
 
 // A form from the params JSON schema: one field per property it can type, else raw JSON.
