@@ -227,7 +227,16 @@ class Instance:
                 key=lambda r: r.occurrence,
             )
             if not firsts or firsts[0].done is None:
-                raise ValidationError(f"restart: no completed {type} step named {from_step!r}")
+                other = sorted({str(r.kind) for r in records if r.name == from_step} - {type})
+                hint = (
+                    f"; a {other[0]} step has that name: pass type={other[0]!r} "
+                    f"(lwf: --type {other[0]})"
+                    if other
+                    else ""
+                )
+                raise ValidationError(
+                    f"restart: no completed {type} step named {from_step!r}{hint}"
+                )
             cut = firsts[0].done
         kept = [r for r in records if cut is not None and r.done is not None and r.done < cut]
         dropped = [r for r in records if r not in kept]

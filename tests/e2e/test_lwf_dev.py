@@ -52,6 +52,7 @@ def test_lwf_dev_runs_the_demo_instances_to_completion() -> None:
     assert "LWF_TABLE_NAME=lwf-journal" in result.stdout
     assert 'LWF_BINDINGS={"BUCKET": "lwf-bucket", "DB": "lwf-app-data"}' in result.stdout
     assert READY in result.stdout
+    assert "for lwf in another terminal: export LWF_URL=http://127.0.0.1:" in result.stdout
 
 
 def test_lwf_dev_in_process(capsys: pytest.CaptureFixture[str]) -> None:

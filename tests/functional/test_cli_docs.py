@@ -41,6 +41,9 @@ def _commands(block: str) -> list[tuple[str, str]]:
     return pairs
 
 
+DOC_URL = "http://127.0.0.1:8787"
+
+
 def _run(env: WorkflowTestEnv, url: str, command: str) -> str:
     args = shlex.split(command)
     assert args[0] == "lwf", command
@@ -51,7 +54,8 @@ def _run(env: WorkflowTestEnv, url: str, command: str) -> str:
         stderr=Console(width=WIDTH, stderr=True, no_color=True),
     )
     result = CliRunner().invoke(app, args[1:], env={"LWF_URL": url}, obj=state)
-    lines = [line.rstrip() for line in result.output.splitlines()]
+    output = result.output.replace(url, DOC_URL)  # the doc shows the dev server's address
+    lines = [line.rstrip() for line in output.splitlines()]
     return "".join(f"{line}\n" for line in lines)
 
 

@@ -87,3 +87,15 @@ def test_a_command_to_run_next_is_never_broken_across_lines(lwf: Lwf) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "lwf instances describe approval narrow-terminal-1 --watch" in result.stdout
+
+
+def test_restart_from_a_step_of_another_kind_says_which_type_to_pass(api: Api) -> None:
+    api.call("POST", "/workflows/approval/instances", {"id": "a1", "params": {"user_id": "u"}})
+    api.env.wait_for_status("approval", "a1", "waiting")
+    api.env.binding("approval").get("a1").send_event("approval-response", {"approved": True})
+    api.env.wait_for_status("approval", "a1", "complete")
+    status, answer = api.call(
+        "POST", "/workflows/approval/instances/a1/restart", {"from_step": "wait for approval"}
+    )
+    assert status == 400
+    assert "pass type='wait_for_event' (lwf: --type wait_for_event)" in answer["error"]["message"]

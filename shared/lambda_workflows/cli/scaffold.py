@@ -78,7 +78,7 @@ requires-python = ">=3.11"
 # lambda-workflows is not published on PyPI yet: install it first, from a checkout or
 # from git, with its dev extra (moto and pytest, which the tests and `lwf dev` use):
 #   pip install -e "/path/to/lambda-workflows[dev]"
-#   pip install "lambda-workflows[dev] @ git+https://github.com/<owner>/lambda-workflows"
+#   pip install "lambda-workflows[dev] @ git+<the repository's git URL>"
 dependencies = ["lambda-workflows"]
 
 [project.optional-dependencies]
@@ -221,7 +221,7 @@ README = """\
 # $project
 
 Durable workflows on AWS Lambda, written with
-[lambda-workflows](https://github.com/<owner>/lambda-workflows) (the programming model of
+lambda-workflows (the programming model of
 Cloudflare Workflows). The app is `$pkg/app.py`; its tests are in `tests/`.
 
 ## Setup
@@ -232,7 +232,7 @@ from a checkout or from git, with its `dev` extra (moto and pytest):
 ```bash
 python -m venv .venv && . .venv/bin/activate
 pip install -e "/path/to/lambda-workflows[dev]"
-# or: pip install "lambda-workflows[dev] @ git+https://github.com/<owner>/lambda-workflows"
+# or, from its git repository: pip install "lambda-workflows[dev] @ git+<its git URL>"
 ```
 
 ## Run the tests

@@ -235,7 +235,10 @@ def _classify(state: CliState, error: WorkflowError) -> tuple[int, str | None]:
                 )
             return EXIT_API_ERROR, "This API wants signed requests: pass its address as --url."
         if error.code == "workflow_not_found":
-            return EXIT_API_ERROR, "`lwf workflows list` shows the workflows there are."
+            return EXIT_API_ERROR, (
+                f"`lwf workflows list` shows the workflows at {state.url} (another dev "
+                f"server? set {URL_VARIABLE} to its URL)."
+            )
         if error.status == 400:
             return EXIT_USAGE, None
         return EXIT_API_ERROR, None

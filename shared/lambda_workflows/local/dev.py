@@ -117,6 +117,8 @@ class DevServer:
             self.api_url = api_url
             self.out(f"lwf dev: HTTP API at {api_url} (docs: {api_url}/docs)")
             self.out(f"  the page: {api_url}/")
+            if not api_url.endswith(f":{DEFAULT_API_PORT}"):
+                self.out(f"  for lwf in another terminal: export LWF_URL={api_url}")
             self.out(f"  local AWS (moto) at {endpoint}")
             for name, value in sorted(cloud.settings.to_env().items()):
                 self.out(f"  {name}={value}")
