@@ -152,12 +152,6 @@ def dev(
     if not json_logs:  # the engine's and the API's log lines are JSON: only with --json-logs
         api_logger.setLevel(logging.WARNING)
         logging.getLogger("lambda-workflows").setLevel(logging.ERROR)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        typer.echo(
-            f"warning: --host {host} serves the API and the page without authentication to "
-            "every machine that reaches it",
-            err=True,
-        )
     seeded: list[tuple[str, str]] = []
     workflow_app = _app(app)
     seeder = _demo_seeder(app) if seed_demo else None

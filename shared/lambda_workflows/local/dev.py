@@ -117,6 +117,11 @@ class DevServer:
             self.api_url = api_url
             self.out(f"lwf dev: HTTP API at {api_url} (docs: {api_url}/docs)")
             self.out(f"  the page: {api_url}/")
+            if self.host not in ("127.0.0.1", "localhost", "::1"):
+                self.out(
+                    f"  warning: --host {self.host} serves the API and the page without "
+                    "authentication to every machine that reaches it"
+                )
             if not api_url.endswith(f":{DEFAULT_API_PORT}"):
                 self.out(f"  for lwf in another terminal: export LWF_URL={api_url}")
             self.out(f"  local AWS (moto) at {endpoint}")
