@@ -180,6 +180,8 @@ class WorkflowEntrypoint(abc.ABC, Generic[P]):
     """
 
     params_model: ClassVar[type[BaseModel] | None] = None
+    params_problem: ClassVar[str | None] = None
+    """Why the declared params type cannot validate params (`Workflow(...)` refuses it)."""
 
     def __init__(self, env: Env | None = None) -> None:
         self.env = env or Env()
@@ -191,6 +193,12 @@ class WorkflowEntrypoint(abc.ABC, Generic[P]):
                 (arg,) = get_args(base)
                 if isinstance(arg, type) and issubclass(arg, BaseModel):
                     cls.params_model = arg
+                elif isinstance(arg, type) and arg.__module__ not in ("builtins", "typing"):
+                    cls.params_problem = (
+                        f"{cls.__name__}'s params type {arg.__name__} is not a pydantic "
+                        f"model: declare `class {arg.__name__}(pydantic.BaseModel)` (or use "
+                        f"WorkflowEntrypoint[Any] for raw JSON)"
+                    )
 
     @abc.abstractmethod
     def run(self, event: WorkflowEvent[P], step: WorkflowStep) -> Awaitable[Any]:

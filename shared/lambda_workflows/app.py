@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import sys
 import tomllib
@@ -48,6 +49,13 @@ class Workflow:
         check_workflow_name(self.name)
         if not (isinstance(self.cls, type) and issubclass(self.cls, WorkflowEntrypoint)):
             raise ValidationError(f"workflow {self.name!r}: cls must subclass WorkflowEntrypoint")
+        if not inspect.iscoroutinefunction(self.cls.run):
+            raise ValidationError(
+                f"workflow {self.name!r}: {self.cls.__name__}.run must be a coroutine: write "
+                "`async def run(self, event, step):` and `await` each step"
+            )
+        if self.cls.params_problem is not None:
+            raise ValidationError(f"workflow {self.name!r}: {self.cls.params_problem}")
         if self.step_limit < 1:
             raise ValidationError(f"workflow {self.name!r}: step_limit must be >= 1")
         if self.concurrency is not None and self.concurrency < 1:
