@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from lambda_workflows.http.models import (
     WorkflowDetails,
     WorkflowList,
 )
+from lambda_workflows.text import escaped
 
 DETAIL_CHARS = 80
 WRAP_MIN_WIDTH = 20
@@ -46,21 +46,11 @@ STATUS_STYLES = {
 }
 
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-"""Control characters (line breaks included), and the Unicode marks that reorder or
-break lines (bidi overrides and isolates, line and paragraph separators)."""
-
-
-def _escaped(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def plain(value: object, style: str = "") -> Text:
     """Data from the API as inert text on one line: never read as rich markup, control
     characters, line breaks and bidi overrides shown escaped (`\\x1b`, `\\x0a`, `\\u202e`),
     so a value cannot drive the terminal, fake a line, or read backwards."""
-    return Text(_UNSAFE.sub(_escaped, str(value)), style=style)
+    return Text(escaped(str(value)), style=style)
 
 
 @dataclass(frozen=True)

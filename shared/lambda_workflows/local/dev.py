@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import signal
 import socket
 import threading
@@ -37,6 +36,7 @@ from lambda_workflows.local.cloud import LocalCloud
 from lambda_workflows.local.page import with_page
 from lambda_workflows.local.persist import Persistence, Restored
 from lambda_workflows.local.pump import Pump
+from lambda_workflows.text import escaped
 
 DEFAULT_API_PORT = 8787
 MAX_PORT = 65535
@@ -45,7 +45,6 @@ JUMP_MIN_MS = 1_000
 """`--skip-sleeps` lets wake-ups less than this far away come on the clock."""
 SAVE_SECONDS = 5.0
 """How often `--persist` writes the state while running (and once more at the end)."""
-"""`--skip-sleeps` lets wake-ups less than this far away come on the clock."""
 WAITS = frozenset({StepKind.WAIT_FOR_EVENT, StepKind.WAIT_FOR_WORKFLOW})
 HOLDING_WAITS = (
     InstanceStatus.WAITING,
@@ -162,16 +161,10 @@ class DevServer:
             self._report(engine)
             if self.stop_when is not None and self.stop_when(self):
                 return
-            due = pump.next_due_ms()
-            skip = self.skip_sleeps and isinstance(clock, ScaledClock)
-            if skip and pump.run_until_idle() == 0:  # work that came in meanwhile runs first
-                due = pump.next_due_ms()
-            else:
-                skip = False
-            if skip and due is not None and _may_jump_to(engine, clock, due):
-                assert isinstance(clock, ScaledClock)
-                crons.since = clock.advance_to(from_ms(due))  # skipped time fires no ticks
+            scaled = clock if isinstance(clock, ScaledClock) else None
+            if self.skip_sleeps and scaled and _skip_to_next(engine, pump, scaled, crons):
                 continue
+            due = pump.next_due_ms()
             tick = engine.crons.next_tick(clock.now())
             if tick is not None:
                 due = min(due, to_ms(tick)) if due is not None else to_ms(tick)
@@ -236,9 +229,9 @@ def _stop_on_termination(stop: threading.Event) -> Iterator[None]:
 
 
 def one_line(text: str) -> str:
-    """`text` for a status line: control characters escaped (a message cannot fake a line
+    """`text` for a status line: unsafe characters escaped (a message cannot fake a line
     or drive the terminal), cut to `STATUS_DETAIL_CHARS`."""
-    safe = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", text)
+    safe = escaped(text)
     return safe if len(safe) <= STATUS_DETAIL_CHARS else safe[: STATUS_DETAIL_CHARS - 1] + "…"
 
 
@@ -249,6 +242,19 @@ def _restored_text(restored: Restored | None) -> str:
         f" (restored {restored.items} items, {restored.objects} objects; "
         f"{restored.wakeups} pending wake-ups re-sent)"
     )
+
+
+def _skip_to_next(engine: Engine, pump: Pump, clock: ScaledClock, crons: CronTicker) -> bool:
+    """`--skip-sleeps`: when a last drain finds nothing to run (work that came in meanwhile
+    runs first), jump the clock to the next wake-up if `_may_jump_to` allows; the cron
+    ticks in the skipped time do not fire. True when it jumped."""
+    if pump.run_until_idle() != 0:
+        return False
+    due = pump.next_due_ms()
+    if due is None or not _may_jump_to(engine, clock, due):
+        return False
+    crons.since = clock.advance_to(from_ms(due))
+    return True
 
 
 def _may_jump_to(engine: Engine, clock: Clock, due: int) -> bool:
