@@ -97,7 +97,7 @@ class Sweeper:
         expires_at = expiry_of(self.services, meta)
         if expires_at is not None and expires_at <= now:
             try:
-                purge_instance(self.services, meta.workflow, meta.instance_id)
+                purge_instance(self.services, meta.workflow, meta.instance_id, meta)
             except MetaConditionFailedError:
                 return  # restarted since it was read: it runs again
         elif expires_at != meta.due_at:
