@@ -149,6 +149,26 @@ class WorkflowStep(abc.ABC):
         `StepError` here; no end before `timeout` raises `WaitTimeoutError`.
         """
 
+    @abc.abstractmethod
+    def patched(self, change_id: str) -> bool:
+        """Whether this instance runs the code of change `change_id` (versioning).
+
+        True when the instance reaches this call for the first time under code that has
+        it (a marker is journaled, so the answer never changes for the instance); False
+        when it replays a journal written before the change. Guard new or changed steps
+        with it: `if step.patched("fraud-check"): await step.do("fraud check", ...)`.
+        Once no instance from before the change runs, replace it with `deprecate_patch`,
+        then remove that too (docs/guide.md, "Versioning").
+        """
+
+    @abc.abstractmethod
+    def deprecate_patch(self, change_id: str) -> None:
+        """The clean-up phase of `patched(change_id)`: the code keeps only the new path.
+
+        Keeps the journals of instances that took the patch in step with the code; drop
+        the call once no instance from before `deprecate_patch` runs.
+        """
+
     async def race(self, *operations: Awaitable[T]) -> tuple[int, T]:
         """Run step operations concurrently; return `(index, result)` of the first to end.
 

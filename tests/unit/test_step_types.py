@@ -58,6 +58,11 @@ class RunsInline(WorkflowStep):
 
     async def wait_for_workflow(self, name: str, instance: Any, *, timeout: Any = None) -> Any: ...
 
+    def patched(self, change_id: str) -> bool:
+        return True
+
+    def deprecate_patch(self, change_id: str) -> None: ...
+
 
 def test_step_do_returns_the_functions_type() -> None:
     """Guards the typed overloads of `WorkflowStep.do` (see the module docstring)."""

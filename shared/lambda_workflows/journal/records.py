@@ -47,6 +47,15 @@ class StepKind(StrEnum):
     SLEEP = "sleep"
     WAIT_FOR_EVENT = "wait_for_event"
     WAIT_FOR_WORKFLOW = "wait_for_workflow"
+    PATCH = "patch"
+    """A marker: the instance reached `step.patched(name)` under code that has the patch."""
+    ROLLBACK = "rollback"
+    """The undo of the `step.do` of the same name and occurrence (saga rollback)."""
+
+
+OUTSIDE_REPLAY_ORDER = frozenset({StepKind.PATCH, StepKind.ROLLBACK})
+"""Records that replay meets outside the completion-order gates: patch markers answer at
+once, and a rollback chain runs alone after `run()` has ended."""
 
 
 class StepStatus(StrEnum):
@@ -203,7 +212,7 @@ class StepRecord:
 
     @property
     def key(self) -> str:
-        return step_key(self.name, self.occurrence)
+        return step_key(self.name, self.occurrence, self.kind)
 
     @property
     def resolved(self) -> bool:
@@ -219,7 +228,12 @@ def watcher_key(workflow: str, instance_id: str) -> str:
     return f"{workflow}#{instance_id}"
 
 
-def step_key(name: str, occurrence: int) -> str:
+def step_key(name: str, occurrence: int, kind: StepKind = StepKind.DO) -> str:
+    """A record's key in its instance: `name#occurrence`. Patch markers and rollbacks add
+    their kind after a control character (which no step name holds), so they never meet
+    a step's key, nor each other's."""
+    if kind in OUTSIDE_REPLAY_ORDER:
+        return f"{name}#{occurrence}\x1f{kind}"
     return f"{name}#{occurrence}"
 
 

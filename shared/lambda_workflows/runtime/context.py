@@ -43,7 +43,7 @@ class Claim:
 
     @property
     def key(self) -> str:
-        return step_key(self.name, self.occurrence)
+        return step_key(self.name, self.occurrence, self.kind)
 
     def target(self, meta: InstanceMeta) -> StepTarget:
         return StepTarget(meta.workflow, meta.instance_id, self.name, self.occurrence)
@@ -72,6 +72,9 @@ class ReplayContext(Protocol):
 
     def claim(self, name: str, kind: StepKind) -> Claim:
         """Give a step call its position and occurrence; check them against the journal."""
+
+    def patch(self, change_id: str, *, deprecated: bool) -> bool:
+        """Whether the instance runs the patched code of `change_id` (journals the marker)."""
 
     async def turn(self, done: int) -> None:
         """Wait until completion number `done` is handed back (journal order)."""

@@ -37,12 +37,14 @@ from lambda_workflows.errors import (
     WorkflowError,
 )
 from lambda_workflows.journal.records import (
+    OUTSIDE_REPLAY_ORDER,
     ErrorInfo,
     EventRecord,
     InstanceMeta,
     Snapshot,
     StepKind,
     StepRecord,
+    StepStatus,
     step_key,
 )
 from lambda_workflows.names import check_step_name
@@ -120,9 +122,12 @@ class ReplayExecutor:
         self.steps: dict[str, StepRecord] = dict(snapshot.steps)
         self.by_position = {r.position: r for r in self.steps.values()}
         self.consumed_events = {r.event_seq for r in self.steps.values() if r.event_seq}
-        done = sorted(r.done for r in self.steps.values() if r.resolved and r.done is not None)
-        self._gates = _Gates(order=done)
-        self._next_done = (done[-1] + 1) if done else 0
+        done = {r.done: r.kind for r in self.steps.values() if r.resolved and r.done is not None}
+        self._gates = _Gates(
+            order=sorted(d for d, k in done.items() if k not in OUTSIDE_REPLAY_ORDER)
+        )
+        self._next_done = max(done, default=-1) + 1
+        self._patches: dict[str, bool] = {}
         self._branch_steps: dict[str, itertools.count[int]] = defaultdict(itertools.count)
         self._branch_children: dict[str, itertools.count[int]] = defaultdict(itertools.count)
         self._occurrences: dict[str, itertools.count[int]] = defaultdict(itertools.count)
@@ -340,9 +345,9 @@ class ReplayExecutor:
             raise WorkflowError(
                 f"step {name!r}: step operations must be awaited in run(), not inside a step"
             )
-        position = f"{branch}:{next(self._branch_steps[branch])}"
+        position = self._next_position(branch, kind)
         occurrence = next(self._occurrences[name])
-        key = step_key(name, occurrence)
+        key = step_key(name, occurrence, kind)
         at_position = self.by_position.get(position)
         if at_position is not None and (at_position.name != name or at_position.kind != kind):
             self._nondeterminism(
@@ -361,6 +366,72 @@ class ReplayExecutor:
                 "per instance"
             )
         return Claim(name, kind, occurrence, position, record)
+
+    def _next_position(self, branch: str, kind: StepKind) -> str:
+        """The branch's next position, past patch markers the code no longer asks for
+        (a removed `deprecate_patch`)."""
+        while True:
+            position = f"{branch}:{next(self._branch_steps[branch])}"
+            at = self.by_position.get(position)
+            if at is None or at.kind != StepKind.PATCH or kind == StepKind.PATCH:
+                return position
+
+    def patch(self, change_id: str, *, deprecated: bool) -> bool:
+        """Whether this instance runs the patched code of `change_id` (`step.patched`).
+
+        The branch's next position decides: this patch's marker there means yes; another
+        step there means the journal was written before the patch (no, and the position
+        stays the step's); nothing there means the instance reaches this point for the
+        first time, so the marker is journaled and the answer is yes for good. The first
+        answer per change id holds for the rest of the invocation, as on every replay.
+        """
+        check_step_name(change_id)
+        known = self._patches.get(change_id)
+        if known is not None:
+            return known
+        if self.unwinding:
+            raise Suspended()
+        branch = BRANCH.get()
+        if branch is None or IN_STEP.get():
+            call = "deprecate_patch" if deprecated else "patched"
+            raise WorkflowError(
+                f"step.{call}({change_id!r}) must be called in run(), not inside a step"
+            )
+        counter = self._branch_steps[branch]
+        while True:
+            index = next(counter)
+            at = self.by_position.get(f"{branch}:{index}")
+            if at is None or at.kind != StepKind.PATCH or at.name == change_id:
+                break  # another patch's marker the code no longer asks for: skip it
+        if at is not None and at.kind != StepKind.PATCH:
+            self._branch_steps[branch] = itertools.count(index)  # the position stays its own
+            answer = False
+        else:
+            if at is None:
+                self._mark_patch(change_id, f"{branch}:{index}")
+            answer = True
+        self._patches[change_id] = answer
+        return answer
+
+    def _mark_patch(self, change_id: str, position: str) -> None:
+        if len(self.steps) >= self.workflow.step_limit:
+            raise StepLimitExceededError(
+                f"patch marker {change_id!r} would exceed the limit of "
+                f"{self.workflow.step_limit} steps per instance"
+            )
+        now = self.now()
+        marker = StepRecord(
+            name=change_id,
+            occurrence=0,
+            kind=StepKind.PATCH,
+            position=position,
+            status=StepStatus.SUCCEEDED,
+            generation=self.meta.generation,
+            started_at=now,
+            finished_at=now,
+            done=self.next_done(),
+        )
+        self.write(marker, None)
 
     def _nondeterminism(self, message: str) -> None:
         error = NondeterminismError(message)

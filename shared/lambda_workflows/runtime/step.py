@@ -97,6 +97,12 @@ class DurableStep(WorkflowStep):
         value: dict[str, Any] = await WaitForEvent(self._ctx, name, type, int(length / _MS))()
         return value
 
+    def patched(self, change_id: str) -> bool:
+        return self._ctx.patch(change_id, deprecated=False)
+
+    def deprecate_patch(self, change_id: str) -> None:
+        self._ctx.patch(change_id, deprecated=True)
+
     async def wait_for_workflow(
         self, name: str, instance: Any, *, timeout: Duration = "365 days"
     ) -> Any:
