@@ -6,6 +6,7 @@ run on DynamoDB, SQS, EventBridge Scheduler and S3.
 
 from lambda_workflows.api import (
     Env,
+    RollbackContext,
     StepContext,
     WorkflowEntrypoint,
     WorkflowEvent,
@@ -39,6 +40,7 @@ __all__ = [
     "NonRetryableError",
     "NondeterminismError",
     "RetryPolicy",
+    "RollbackContext",
     "StepConfig",
     "StepContext",
     "StepError",

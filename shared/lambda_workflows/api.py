@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_args, get_orig
 from pydantic import BaseModel
 
 from lambda_workflows.config import Duration, RetriesInput, StepConfig
+from lambda_workflows.journal.records import ErrorInfo
 
 P = TypeVar("P")
 T = TypeVar("T")
@@ -37,6 +38,24 @@ class StepContext:
 
 
 StepFunction = Callable[[], Any] | Callable[[StepContext], Any]
+
+
+@dataclass(frozen=True)
+class RollbackContext:
+    """Optional second argument of an undo function (`step.do(..., rollback=undo)`).
+
+    `step` is the context of the step being undone (its name, occurrence, config and its
+    last attempt number); `attempt` counts the undo's own attempts; `error` is why the
+    instance rolls back: `run()`'s uncaught error, or None for `terminate(rollback=True)`.
+    """
+
+    step: StepContext
+    attempt: int
+    error: ErrorInfo | None
+
+
+UndoFunction = Callable[[Any], Any] | Callable[[Any, RollbackContext], Any]
+"""An undo: takes the step's result (and optionally a `RollbackContext`); sync or async."""
 
 
 class Env:
@@ -81,6 +100,8 @@ class WorkflowStep(abc.ABC):
         retries: RetriesInput = None,
         timeout: Duration | None = None,
         config: Mapping[str, Any] | StepConfig | None = None,
+        rollback: UndoFunction | None = None,
+        rollback_config: Mapping[str, Any] | StepConfig | None = None,
     ) -> Awaitable[T]: ...
 
     @overload
@@ -92,6 +113,8 @@ class WorkflowStep(abc.ABC):
         retries: RetriesInput = None,
         timeout: Duration | None = None,
         config: Mapping[str, Any] | StepConfig | None = None,
+        rollback: UndoFunction | None = None,
+        rollback_config: Mapping[str, Any] | StepConfig | None = None,
     ) -> Awaitable[T]: ...
 
     @overload
@@ -103,6 +126,8 @@ class WorkflowStep(abc.ABC):
         retries: RetriesInput = None,
         timeout: Duration | None = None,
         config: Mapping[str, Any] | StepConfig | None = None,
+        rollback: UndoFunction | None = None,
+        rollback_config: Mapping[str, Any] | StepConfig | None = None,
     ) -> StepDecorator: ...
 
     @abc.abstractmethod
@@ -114,11 +139,18 @@ class WorkflowStep(abc.ABC):
         retries: RetriesInput = None,
         timeout: Duration | None = None,
         config: Mapping[str, Any] | StepConfig | None = None,
+        rollback: UndoFunction | None = None,
+        rollback_config: Mapping[str, Any] | StepConfig | None = None,
     ) -> Any:
         """Run `fn` as a durable step and return its JSON result.
 
         Without `fn`, returns a decorator (Cloudflare's Python form): the decorated
         function becomes an async callable that runs the step when awaited.
+
+        `rollback` registers an undo for the step once it succeeds (saga): when `run()`
+        ends in an uncaught error, or on `terminate(rollback=True)`, the undos of the
+        steps that completed run in reverse completion order, each journaled and retried
+        like a step under `rollback_config` (`retries`, `timeout`; step defaults).
         """
 
     @abc.abstractmethod

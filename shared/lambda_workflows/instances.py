@@ -26,6 +26,7 @@ from lambda_workflows.journal.records import (
     InstanceMeta,
     InstanceStatus,
     StepKind,
+    StepStatus,
 )
 from lambda_workflows.names import check_event_type, check_instance_id, check_step_name
 from lambda_workflows.payloads import (
@@ -176,12 +177,19 @@ class Instance:
         )
         self._wake(meta)
 
-    def terminate(self) -> None:
+    def terminate(self, *, rollback: bool = False) -> None:
         """Stop for good; pending wake-ups become no-ops; parents waiting for it are told.
 
         Terminating a terminated instance is a conflict, but first re-tells its waiting
         parents (a client retrying after a crash between the two completes the job).
+
+        With `rollback`, a worker first stops `run()` (at its next step boundary if a step
+        runs) and runs the undos of its completed steps, in reverse completion order; the
+        instance ends `terminated` then, or `errored` if an undo keeps failing. Until then
+        it keeps its status; asking again changes nothing.
         """
+        if rollback and self._has_completed_steps() and self._terminate_with_rollback():
+            return
         meta = self._meta()
         services = self._binding.services
         if meta.status == InstanceStatus.TERMINATED:
@@ -198,6 +206,43 @@ class Instance:
             "terminate",
         )
         notify_watchers(services, ended)
+
+    def _has_completed_steps(self) -> bool:
+        snapshot = self._journal.load(self._binding.name, self.id)
+        if snapshot is None:
+            raise self._not_found()
+        return any(
+            r.kind == StepKind.DO and r.status == StepStatus.SUCCEEDED
+            for r in snapshot.steps.values()
+        )
+
+    def _terminate_with_rollback(self) -> bool:
+        """Flag the instance for the worker; wake it unless a worker holds it now. False
+        when it has ended (a plain terminate says why it cannot)."""
+        services = self._binding.services
+        for _ in range(3):
+            meta = self._meta()
+            if meta.status not in OPEN:
+                return False
+            if meta.terminating:
+                return True
+            if meta.status in (InstanceStatus.RUNNING, InstanceStatus.WAITING_FOR_PAUSE):
+                changes: dict[str, Any] = {"status": InstanceStatus.RUNNING, "terminating": True}
+            else:  # queued, waiting or paused: a worker must come
+                status = InstanceStatus.WAITING if meta.status == InstanceStatus.PAUSED else None
+                changes = {
+                    "status": status or meta.status,
+                    "terminating": True,
+                    "due_at": now_ms(services.clock),
+                }
+            try:
+                flagged = self._transition({meta.status}, changes, "terminate")
+            except InstanceConflictError:
+                continue
+            if "due_at" in changes:
+                self._wake(flagged)
+            return True
+        raise InstanceConflictError(f"instance {self.id!r} kept changing status; try again")
 
     def restart(self, from_step: str | None = None, *, type: str = "do") -> None:
         """Run again from the start, or from the first occurrence of step `from_step`.

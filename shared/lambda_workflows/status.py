@@ -198,9 +198,13 @@ class InstanceDetails:
         meta = snapshot.meta
         ended = meta.status in FINISHED
         received: dict[int | None, EventRecord] = {e.seq: e for e in snapshot.events}
-        records = sorted(
+        records = sorted(  # the rollback chain after everything run() did
             snapshot.steps.values(),
-            key=lambda r: (r.started_at or 0, r.done if r.done is not None else 1 << 62),
+            key=lambda r: (
+                r.kind == StepKind.ROLLBACK,
+                r.started_at or 0,
+                r.done if r.done is not None else 1 << 62,
+            ),
         )
         return cls(
             id=meta.instance_id,

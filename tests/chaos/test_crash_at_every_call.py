@@ -182,3 +182,66 @@ def test_a_parent_waiting_for_a_child_survives_a_crash_at_every_call(phase: str)
         assert status["output"] == 40, where
         assert runs["kid"] in (1, 2), where
         assert runs["start"] in (1, 2), where
+
+
+class Saga(WorkflowEntrypoint[Any]):
+    """Two steps with undos, a nap, then a failure: the chain runs after the error."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        for name in ("debit", "credit"):
+            await step.do(
+                name,
+                lambda name=name: runs.update([name]) or name,
+                rollback=lambda done: runs.update([f"undo {done}"]),
+                rollback_config={"retries": {"limit": 1, "delay": "20 minutes"}},
+            )
+        await step.sleep("settle", "20 minutes")
+        if event.payload == "fail":
+            await step.do("notify", self.fail, retries={"limit": 0})
+        return "done"
+
+    @staticmethod
+    def fail() -> None:
+        raise RuntimeError("downstream is gone")
+
+
+SAGA = WorkflowApp([Workflow("saga", Saga)])
+
+
+def _saga_status(env: WorkflowTestEnv, status: str) -> dict[str, Any]:
+    return env.wait_for_status("saga", "s", status).to_dict()
+
+
+def _drive_failing_saga(env: WorkflowTestEnv, injector: Injector) -> dict[str, Any]:
+    _retrying(injector, lambda: env.binding("saga").create(id="s", params="fail"))
+    return _saga_status(env, "errored")
+
+
+def _drive_terminated_saga(env: WorkflowTestEnv, injector: Injector) -> dict[str, Any]:
+    instance = _retrying(injector, lambda: env.binding("saga").create(id="s", params="ok"))
+    _saga_status(env, "waiting")  # asleep in "settle", both steps done
+    _retrying(injector, lambda: instance.terminate(rollback=True))
+    return _saga_status(env, "terminated")
+
+
+@pytest.mark.parametrize("phase", ["before", "after"])
+@pytest.mark.parametrize(
+    ("drive", "ending"),
+    [(_drive_failing_saga, "errored"), (_drive_terminated_saga, "terminated")],
+)
+def test_a_rollback_chain_survives_a_crash_at_every_call(
+    phase: str, drive: Any, ending: str
+) -> None:
+    clean, status = _scenario(None, phase, SAGA, drive)
+    assert dict(runs) == {"debit": 1, "credit": 1, "undo credit": 1, "undo debit": 1}
+    assert clean.calls <= CLEAN_CALLS, "raise CLEAN_CALLS: the workflow makes more calls now"
+    for crash_at in range(1, clean.calls + 1):
+        injector, status = _scenario(crash_at, phase, SAGA, drive)
+        where = f"crash {phase} call {crash_at} ({injector.operations[crash_at - 1]})"
+        assert status["status"] == ending, where
+        undone = [(s["name"], s["status"]) for s in status["steps"] if s["type"] == "rollback"]
+        assert undone == [("credit", "succeeded"), ("debit", "succeeded")], where
+        # at-least-once: an undo reruns only when a crash cut it off before its journal write
+        assert runs["undo credit"] in (1, 2), where
+        assert runs["undo debit"] in (1, 2), where
+        assert runs["debit"] in (1, 2), where

@@ -345,11 +345,29 @@ _register_action(
     "pause", "Paused", "Pause an instance (a running one stops at its next step boundary)."
 )
 _register_action("resume", "Resumed", "Resume a paused instance.")
-_register_action(
-    "terminate",
-    "Terminated",
-    "Terminate an instance: it runs no further step; pending wake-ups become no-ops.",
-)
+
+
+@instances.command("terminate")
+def instances_terminate(
+    ctx: typer.Context,
+    name: Name,
+    instance_id: InstanceId,
+    rollback: Annotated[
+        bool,
+        typer.Option(
+            "--rollback",
+            help="Undo its completed steps first (their rollback functions, newest first).",
+        ),
+    ] = False,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Terminate an instance: it runs no further step; pending wake-ups become no-ops."""
+    body = {"rollback": True} if rollback else None
+    past = "Rolling back, then terminating" if rollback else "Terminated"
+    _act(ctx, name, instance_id, "terminate", past, body, json_output, url, profile, region)
 
 
 StepKindOption = Annotated[

@@ -204,7 +204,7 @@ def step_detail(step: StepModel) -> str:
             parts.append("result too large to show here")
         elif step.type == "wait_for_event" and isinstance(step.result, dict):
             parts.append(f"payload {compact(step.result.get('payload'))}")
-        elif step.type != "sleep":
+        elif step.type not in ("sleep", "rollback", "patch"):
             parts.append(compact(step.result))
     if step.wake_at:
         parts.append(f"until {_when(step.wake_at)}")
@@ -326,7 +326,7 @@ def steps_table(steps: list[StepModel]) -> Listing:
             plain(name),
             str(step.type),
             status_text(str(step.status)),
-            str(step.attempts) if step.type == "do" else "",
+            str(step.attempts) if step.type in ("do", "rollback") else "",
             timestamp(step.started_at),
             duration(step.started_at, step.finished_at),
             plain(step_detail(step)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from lambda_workflows.journal.records import InstanceStatus, StepKind, StepStatus
 from lambda_workflows.names import ID_PATTERN, MAX_INSTANCE_ID, MAX_STEP_NAME, STEP_NAME_PATTERN
@@ -195,6 +195,16 @@ class SendEvent(_Request):
         max_length=MAX_INSTANCE_ID,
         pattern=ID_PATTERN,
         description="Makes a re-sent event a no-op.",
+    )
+
+
+class TerminateInstance(_Request):
+    rollback: StrictBool = Field(
+        default=False,
+        description=(
+            "Run the undos of the instance's completed steps (reverse completion order) "
+            "before it ends; it ends `terminated`, or `errored` if an undo keeps failing."
+        ),
     )
 
 

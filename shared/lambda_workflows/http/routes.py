@@ -25,6 +25,7 @@ from lambda_workflows.http.models import (
     InstanceRef,
     RestartInstance,
     SendEvent,
+    TerminateInstance,
     WorkflowDetails,
     WorkflowList,
     WorkflowSummary,
@@ -98,7 +99,6 @@ def _responses(status: int, model: type[Any] | None, *errors: int) -> dict[int, 
 _ACTIONS = {
     "pause": "Pause (at the next step boundary while a step runs)",
     "resume": "Resume a paused instance",
-    "terminate": "Terminate: stop for good",
 }
 """Routes that call an `Instance` method of the same name with no arguments."""
 
@@ -297,6 +297,29 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
     for action, summary in _ACTIONS.items():
         _action_route(router, instance, action, summary)
 
+    _ending_routes(router, instance)
+    return router
+
+
+def _ending_routes(router: APIGatewayRouter, instance: Callable[[str, str], Instance]) -> None:
+    """`terminate` and `restart`, which take options in their body."""
+
+    @router.post(
+        "/workflows/<name>/instances/<instance_id>/terminate",
+        summary="Terminate: stop for good (with `rollback`, undo its completed steps first)",
+        responses=_responses(200, InstanceRef, 404, 409),
+        tags=["instances"],
+        operation_id="terminate_instance",
+    )
+    def terminate(
+        name: WorkflowName,
+        instance_id: InstanceId,
+        request: Annotated[TerminateInstance | None, Body()] = None,
+    ) -> InstanceRef:
+        target = instance(name, instance_id)
+        target.terminate(rollback=(request or TerminateInstance()).rollback)
+        return _ref(target)
+
     @router.post(
         "/workflows/<name>/instances/<instance_id>/restart",
         summary="Restart from the beginning, or from a step (earlier results kept)",
@@ -312,5 +335,3 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
         options = request or RestartInstance()
         target.restart(from_step=options.from_step, type=options.type)
         return _ref(target)
-
-    return router

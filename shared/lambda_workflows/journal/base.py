@@ -42,6 +42,7 @@ META_FIELDS = frozenset(
         "lease_owner",
         "lease_until",
         "due_at",
+        "terminating",
     }
 )
 """The meta fields `update_meta` may change."""
@@ -57,6 +58,8 @@ class MetaCondition:
     lease_owner: str | None = None
     lease_free_at: int | None = None
     inbox: int | None = None
+    terminating: bool | None = None
+    """True: a `terminate(rollback=True)` is pending; False: none is."""
 
     def holds(self, meta: InstanceMeta) -> bool:
         """Evaluate in memory (the DynamoDB journal compiles it to a ConditionExpression)."""
@@ -73,6 +76,8 @@ class MetaCondition:
             or meta.lease_until is None
             or meta.lease_until < self.lease_free_at
         ):
+            return False
+        if self.terminating is not None and bool(meta.terminating) != self.terminating:
             return False
         return self.inbox is None or meta.inbox == self.inbox
 

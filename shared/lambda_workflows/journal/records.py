@@ -179,6 +179,9 @@ class InstanceMeta:
     due_at: int | None = None
     """When the instance next needs a worker (its start, a deadline, its lease's end);
     None when nothing is pending. The sweeper re-sends wake-ups of overdue instances."""
+    terminating: bool | None = None
+    """True once `terminate(rollback=True)` is asked: the worker stops `run()`, runs the
+    undo chain and ends the instance `terminated` (None otherwise)."""
     watchers: list[str] = field(default_factory=list)
     """Instances (`workflow#id`) waiting in `step.wait_for_workflow` for this one to end."""
 

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from lambda_workflows.api import UndoFunction
 from lambda_workflows.clock import Clock
+from lambda_workflows.config import StepConfig
 from lambda_workflows.journal.records import (
     EventRecord,
     InstanceMeta,
@@ -70,8 +72,14 @@ class ReplayContext(Protocol):
 
     def now(self) -> int: ...
 
-    def claim(self, name: str, kind: StepKind) -> Claim:
-        """Give a step call its position and occurrence; check them against the journal."""
+    def claim(self, name: str, kind: StepKind, occurrence: int | None = None) -> Claim:
+        """Give a step call its position and occurrence (the next of its name unless
+        given); check them against the journal."""
+
+    def register_undo(
+        self, record: StepRecord, undo: UndoFunction, config: StepConfig, step_config: StepConfig
+    ) -> None:
+        """The succeeded step `record` has an undo for the rollback chain."""
 
     def patch(self, change_id: str, *, deprecated: bool) -> bool:
         """Whether the instance runs the patched code of `change_id` (journals the marker)."""

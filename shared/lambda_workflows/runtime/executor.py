@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from lambda_workflows.api import Env, WorkflowEvent, WorkflowStep
+from lambda_workflows.api import Env, UndoFunction, WorkflowEvent, WorkflowStep
 from lambda_workflows.app import Workflow
 from lambda_workflows.clock import Clock, from_ms, now_ms
+from lambda_workflows.config import StepConfig
 from lambda_workflows.errors import (
     NondeterminismError,
     NotJsonError,
@@ -37,6 +39,7 @@ from lambda_workflows.errors import (
     WorkflowError,
 )
 from lambda_workflows.journal.records import (
+    MAX_ERROR_MESSAGE,
     OUTSIDE_REPLAY_ORDER,
     ErrorInfo,
     EventRecord,
@@ -49,13 +52,18 @@ from lambda_workflows.journal.records import (
 )
 from lambda_workflows.names import check_step_name
 from lambda_workflows.runtime.context import BRANCH, IN_STEP, Claim
+from lambda_workflows.runtime.operations.rollback import Rollback, Undo
 from lambda_workflows.runtime.policy import StopPolicy
 from lambda_workflows.runtime.suspension import StopReason, Suspended
 from lambda_workflows.runtime.threads import StepThreads
 from lambda_workflows.services import Services
 
 T = TypeVar("T")
-OutcomeKind = Literal["complete", "errored", "suspended", "paused", "abandoned"]
+OutcomeKind = Literal[
+    "complete", "errored", "terminated", "suspended", "paused", "abandoned", "again"
+]
+"""`terminated`: rolled back after `terminate(rollback=True)`; `again`: such a terminate
+arrived while the invocation ran, so the instance must be replayed in that mode."""
 
 
 @dataclass
@@ -140,6 +148,15 @@ class ReplayExecutor:
         self.fatal: BaseException | None = None
         self.crash: Exception | None = None
         self.steps_written = 0
+        self._undos: list[Undo] = []
+        self.rolling_back = False
+        """True once the rollback chain runs (`run()` has stopped)."""
+        self.terminating = bool(snapshot.meta.terminating)
+        """`terminate(rollback=True)` was asked: replay `run()` without starting anything,
+        roll back, end terminated."""
+        self.run_error: ErrorInfo | None = None
+        if self.terminating:
+            self.stop_reason = StopReason.TERMINATE
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -183,6 +200,20 @@ class ReplayExecutor:
         return asyncio.Task(coro, loop=loop, context=context, **kwargs)
 
     def _drive(self, loop: _ReplayLoop, main: asyncio.Task[Any]) -> Outcome:
+        task = main
+        self._run_until_blocked(loop, main)
+        if self._rolls_back(main):
+            task = self._start_rollback(loop, main)
+            self._run_until_blocked(loop, task)
+        if task.done() and self.fatal is None and self.crash is None:
+            return self._rolled_back(task) if task is not main else self._finished(main)
+        outcome = self._suspend(loop, task)
+        if self.crash is not None:
+            raise self.crash
+        return outcome
+
+    def _run_until_blocked(self, loop: _ReplayLoop, main: asyncio.Task[Any]) -> None:
+        """Run until `main` ends, fails the invocation, or every branch is blocked."""
         while True:
             loop.call_soon(loop.stop)
             loop.run_forever()
@@ -208,12 +239,81 @@ class ReplayExecutor:
                     "workflow; use step.sleep or step.wait_for_event"
                 )
             break
-        if main.done() and self.fatal is None and self.crash is None:
-            return self._finished(main)
-        outcome = self._suspend(loop, main)
-        if self.crash is not None:
-            raise self.crash
-        return outcome
+
+    # -- the rollback chain -------------------------------------------------------------
+
+    def _rolls_back(self, main: asyncio.Task[Any]) -> bool:
+        """Whether the rollback chain runs now: `run()` ended in an error (and undos are
+        registered), or a terminate with rollback stopped it."""
+        if self.fatal is not None or self.crash is not None:
+            return False
+        if self.stop_reason == StopReason.TERMINATE:
+            return True
+        if not main.done() or main.cancelled():
+            return False
+        exc = main.exception()
+        if not isinstance(exc, Exception) or not self._undos:
+            return False
+        self.run_error = ErrorInfo.of(exc)
+        return True
+
+    def _start_rollback(self, loop: _ReplayLoop, main: asyncio.Task[Any]) -> asyncio.Task[None]:
+        """Stop what is left of `run()` (nothing of it is journaled), then start the chain."""
+        self.unwinding = True
+        self._release_blocked()
+        if not main.done():
+            self._unwind(loop, main)
+        rest = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for _ in range(100):
+            if not any(not t.done() for t in rest):
+                break
+            for task in rest:
+                task.cancel()
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+        else:
+            raise RuntimeError("run() does not stop when cancelled")
+        for task in (main, *rest):
+            if not task.cancelled():
+                task.exception()  # retrieved: the chain decides the outcome
+        self.unwinding = False
+        self.stop_reason = None
+        self.rolling_back = True
+        context = contextvars.copy_context()
+        context.run(BRANCH.set, "rollback")
+        return asyncio.Task(self._roll_back(), loop=loop, context=context)
+
+    async def _roll_back(self) -> None:
+        error = None if self.terminating else self.run_error
+        for undo in sorted(self._undos, key=lambda u: u.done, reverse=True):
+            value = self.infra(functools.partial(self._result_of, undo.record))
+            await Rollback(self, undo, value, error)()
+
+    def _result_of(self, record: StepRecord) -> Any:
+        return self.services.payloads.unpack(record.result, record.result_ref)
+
+    def _rolled_back(self, chain: asyncio.Task[None]) -> Outcome:
+        failure = None if chain.cancelled() else chain.exception()
+        if failure is None and not chain.cancelled():
+            if self.terminating:
+                return Outcome("terminated", steps_written=self.steps_written)
+            return Outcome("errored", error=self.run_error, steps_written=self.steps_written)
+        undo = ErrorInfo.of(failure) if failure is not None else ErrorInfo("CancelledError", "")
+        why = f"the undo of step {undo.step!r} failed: {undo.name}: {undo.message}"
+        if self.terminating or self.run_error is None:
+            error = ErrorInfo("RollbackError", f"terminate with rollback stopped: {why}", undo.step)
+        else:
+            run = self.run_error
+            error = ErrorInfo(run.name, f"{run.message} (rollback stopped: {why})", run.step)
+        return Outcome(
+            "errored", error=error.truncated(MAX_ERROR_MESSAGE), steps_written=self.steps_written
+        )
+
+    def register_undo(
+        self, record: StepRecord, undo: UndoFunction, config: StepConfig, step_config: StepConfig
+    ) -> None:
+        if not self.rolling_back and record.done is not None:
+            self._undos.append(Undo(record, undo, config, step_config))
 
     def _await_activity(self, loop: _ReplayLoop) -> None:
         """Wait until a running step attempt ends, or the earliest blocked deadline passes
@@ -246,16 +346,20 @@ class ReplayExecutor:
             else self._suspended_outcome()
         )
         self.unwinding = True
+        self._release_blocked()
+        self._unwind(loop, main)
+        if not main.cancelled():
+            main.exception()
+        return outcome
+
+    def _release_blocked(self) -> None:
+        """Throw `Suspended` into every blocked operation and gate."""
         for future in list(self._blocked):
             if not future.done():
                 future.set_exception(Suspended())
         for gate in list(self._gates.waiting.values()) + self._drained_waiters:
             if not gate.done():
                 gate.set_exception(Suspended())
-        self._unwind(loop, main)
-        if not main.cancelled():
-            main.exception()
-        return outcome
 
     def _unwind(self, loop: _ReplayLoop, main: asyncio.Task[Any]) -> None:
         """Let `run()` unwind from `Suspended`; cancel it if it waits on anything else."""
@@ -277,6 +381,8 @@ class ReplayExecutor:
             return Outcome("abandoned", steps_written=self.steps_written)
         if self.stop_reason == StopReason.PAUSE:
             return Outcome("paused", steps_written=self.steps_written)
+        if self.stop_reason == StopReason.TERMINATE:
+            return Outcome("again", steps_written=self.steps_written)
         if self.stop_reason == StopReason.YIELD:
             return Outcome(
                 "suspended", wake_at=now_ms(self.clock), steps_written=self.steps_written
@@ -335,7 +441,7 @@ class ReplayExecutor:
 
     # -- what operations use ----------------------------------------------------------------
 
-    def claim(self, name: str, kind: StepKind) -> Claim:
+    def claim(self, name: str, kind: StepKind, occurrence: int | None = None) -> Claim:
         """Give a step call its position and occurrence; check them against the journal."""
         check_step_name(name)
         if self.unwinding:
@@ -346,7 +452,8 @@ class ReplayExecutor:
                 f"step {name!r}: step operations must be awaited in run(), not inside a step"
             )
         position = self._next_position(branch, kind)
-        occurrence = next(self._occurrences[name])
+        if occurrence is None:
+            occurrence = next(self._occurrences[name])
         key = step_key(name, occurrence, kind)
         at_position = self.by_position.get(position)
         if at_position is not None and (at_position.name != name or at_position.kind != kind):
@@ -407,7 +514,7 @@ class ReplayExecutor:
             self._branch_steps[branch] = itertools.count(index)  # the position stays its own
             answer = False
         else:
-            if at is None:
+            if at is None and self.stop_reason != StopReason.TERMINATE:
                 self._mark_patch(change_id, f"{branch}:{index}")
             answer = True
         self._patches[change_id] = answer
@@ -445,6 +552,8 @@ class ReplayExecutor:
         queue as they are journaled. Either way one completion is handed back per idle
         point, so the first run and every replay see the same interleavings.
         """
+        if self.rolling_back:
+            return  # the chain runs alone, one undo after the other
         assert self._loop is not None
         gates = self._gates
         if done not in gates.order[gates.position :]:
@@ -459,7 +568,12 @@ class ReplayExecutor:
             raise
 
     async def live_turn(self) -> None:
-        """Wait until the journal is replayed; new work starts only then."""
+        """Wait until the journal is replayed; new work starts only then (never while a
+        terminate with rollback stops `run()`)."""
+        if self.rolling_back:
+            return
+        if self.stop_reason == StopReason.TERMINATE:
+            await self.block(None)
         if self._gates.drained:
             return
         assert self._loop is not None
@@ -501,7 +615,12 @@ class ReplayExecutor:
         they can finish in the Lambda time left."""
         if self.stop_reason is None:
             needed = timeout_ms if self.attempts_started else 0
-            self.stop_reason = self.infra(lambda: self.policy.check(needed))
+            reason = self.infra(lambda: self.policy.check(needed))
+            if reason == StopReason.TERMINATE:
+                self.terminating = True
+                if self.rolling_back:  # the chain goes on; the instance ends terminated
+                    reason = None
+            self.stop_reason = reason
         if self.stop_reason is not None:
             await self.block(None)
         self.attempts_started += 1

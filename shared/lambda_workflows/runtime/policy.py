@@ -49,6 +49,7 @@ class LeasePolicy:
         heartbeat_ms: int,
         remaining_ms: Callable[[], int],
         reserve_ms: int,
+        terminating: bool = False,
     ) -> None:
         self._journal = journal
         self._clock = clock
@@ -62,6 +63,7 @@ class LeasePolicy:
         self._reserve_ms = reserve_ms
         self._heartbeat_ms = heartbeat_ms
         self._renew_at = now_ms(clock) + heartbeat_ms
+        self._terminating = terminating
 
     def check(self, needed_ms: int) -> StopReason | None:
         if self._remaining_ms() - self._reserve_ms < needed_ms:
@@ -79,15 +81,17 @@ class LeasePolicy:
                     status_in=frozenset({InstanceStatus.RUNNING}),
                     generation=self._generation,
                     lease_owner=self._owner,
+                    terminating=self._terminating,
                 ),
             )
         except MetaConditionFailedError as exc:
             current = exc.current
-            if (
-                current is not None
-                and current.status == InstanceStatus.WAITING_FOR_PAUSE
-                and current.lease_owner == self._owner
-            ):
+            if current is None or current.lease_owner != self._owner:
+                return StopReason.LOST
+            if current.terminating and not self._terminating:
+                self._terminating = True  # later renewals expect it
+                return StopReason.TERMINATE
+            if current.status == InstanceStatus.WAITING_FOR_PAUSE:
                 return StopReason.PAUSE
             return StopReason.LOST
         self._renew_at = now + self._heartbeat_ms

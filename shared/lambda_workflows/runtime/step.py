@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from lambda_workflows.api import StepFunction, WorkflowStep
+from lambda_workflows.api import StepFunction, UndoFunction, WorkflowStep
 from lambda_workflows.clock import to_ms
 from lambda_workflows.config import (
     MAX_SLEEP,
@@ -44,22 +44,33 @@ class DurableStep(WorkflowStep):
         retries: RetriesInput = None,
         timeout: Duration | None = None,
         config: Mapping[str, Any] | StepConfig | None = None,
+        rollback: UndoFunction | None = None,
+        rollback_config: Mapping[str, Any] | StepConfig | None = None,
     ) -> Any:
         check_step_name(name)
         resolved = step_config(retries, timeout, config)
+        if rollback is not None and not callable(rollback):
+            raise ValidationError(f"step {name!r}: rollback must be callable")
+        if rollback is None and rollback_config is not None:
+            raise ValidationError(f"step {name!r}: rollback_config without a rollback function")
+        undo_config = step_config(None, None, rollback_config)
         if fn is None:
-            return self._decorator(name, resolved)
+            return self._decorator(name, resolved, rollback, undo_config)
         if not callable(fn):
             raise ValidationError(f"step {name!r}: fn must be callable")
-        return Do(self._ctx, name, fn, resolved)()
+        return Do(self._ctx, name, fn, resolved, rollback, undo_config)()
 
     def _decorator(
-        self, name: str, config: StepConfig
+        self,
+        name: str,
+        config: StepConfig,
+        rollback: UndoFunction | None,
+        undo_config: StepConfig,
     ) -> Callable[[Callable[..., Any]], Callable[[], Awaitable[Any]]]:
         def decorate(fn: Callable[..., Any]) -> Callable[[], Awaitable[Any]]:
             @functools.wraps(fn)
             def run_step() -> Awaitable[Any]:
-                return Do(self._ctx, name, fn, config)()
+                return Do(self._ctx, name, fn, config, rollback, undo_config)()
 
             return run_step
 

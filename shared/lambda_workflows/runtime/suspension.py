@@ -17,5 +17,7 @@ class StopReason(StrEnum):
     """Lambda time is short: stop starting steps, continue in a new invocation."""
     PAUSE = "pause"
     """A pause was requested: stop at this step boundary."""
+    TERMINATE = "terminate"
+    """`terminate(rollback=True)` was asked: stop `run()`, roll back, end terminated."""
     LOST = "lost"
     """Another worker owns the instance now (lease expired, terminated, restarted)."""

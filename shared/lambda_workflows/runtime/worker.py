@@ -196,6 +196,7 @@ class Worker:
                 heartbeat_ms=self.settings.heartbeat_ms,
                 remaining_ms=remaining_ms,
                 reserve_ms=self.settings.reserve_ms,
+                terminating=bool(snapshot.meta.terminating),
             )
             executor = ReplayExecutor(
                 workflow, snapshot, self.services, self.env, policy, self.threads
@@ -205,7 +206,7 @@ class Worker:
             if result != "again":
                 return result
         now = now_ms(self.services.clock)
-        return self._suspend(wakeup, owner, now, inbox=None)
+        return self._suspend(wakeup, owner, now, inbox=None, terminating=None)
 
     def _retry_soon(self, wakeup: Wakeup, owner: str) -> str:
         """Release the lease (best effort) and re-send the wake-up after a backoff."""
@@ -284,15 +285,27 @@ class Worker:
     def _settle(self, wakeup: Wakeup, owner: str, seen: InstanceMeta, outcome: Outcome) -> str:
         if outcome.kind == "abandoned":
             return "lost"
-        if outcome.kind in ("complete", "errored"):
+        if outcome.kind == "again":
+            return "again"
+        if outcome.kind in ("complete", "errored", "terminated"):
             return self._finish(wakeup, owner, seen, outcome)
         if outcome.kind == "paused":
             return self._release(wakeup, owner, InstanceStatus.PAUSED)
-        return self._suspend(wakeup, owner, outcome.wake_at, inbox=seen.inbox)
+        return self._suspend(
+            wakeup, owner, outcome.wake_at, inbox=seen.inbox, terminating=bool(seen.terminating)
+        )
 
-    def _suspend(self, wakeup: Wakeup, owner: str, wake_at: int | None, inbox: int | None) -> str:
+    def _suspend(
+        self,
+        wakeup: Wakeup,
+        owner: str,
+        wake_at: int | None,
+        inbox: int | None,
+        terminating: bool | None,
+    ) -> str:
         """Release the instance as `waiting` in a new epoch, then send the new epoch's one
-        wake-up (older ones become no-ops). With `inbox`, only if no event came since."""
+        wake-up (older ones become no-ops). With `inbox`, only if no event came since;
+        with `terminating` False, only if no terminate with rollback came since."""
         try:
             updated = self.services.journal.update_meta(
                 wakeup.workflow,
@@ -309,6 +322,7 @@ class Worker:
                     generation=wakeup.generation,
                     lease_owner=owner,
                     inbox=inbox,
+                    terminating=terminating,
                 ),
                 return_new=True,
             )
@@ -372,17 +386,28 @@ class Worker:
                 )
         if outcome.kind == "errored":
             changes.update(status=InstanceStatus.ERRORED, error=outcome.error)
+        if outcome.kind == "terminated":
+            changes.update(status=InstanceStatus.TERMINATED)
+        asked = seen is not None and bool(seen.terminating)
+        if asked:
+            changes.update(terminating=None)
         try:
             ended = self.services.journal.update_meta(
                 wakeup.workflow,
                 wakeup.instance_id,
                 changes,
                 MetaCondition(
-                    status_in=_FINISHING, generation=wakeup.generation, lease_owner=owner
+                    status_in=_FINISHING,
+                    generation=wakeup.generation,
+                    lease_owner=owner,
+                    terminating=None if asked or seen is None else False,
                 ),
                 return_new=True,
             )
-        except MetaConditionFailedError:
+        except MetaConditionFailedError as exc:
+            current = exc.current
+            if current is not None and current.lease_owner == owner and current.terminating:
+                return "again"  # a terminate with rollback came: replay in that mode
             return "lost"
         if ended is not None:
             notify_watchers(self.services, ended)

@@ -24,7 +24,7 @@ from lambda_workflows.journal.records import (
 Item = dict[str, Any]
 
 # meta field -> (attribute, type): "S" string, "N" number, "J" JSON in a string,
-# "E" an ErrorInfo as JSON
+# "E" an ErrorInfo as JSON, "B" a flag (a number)
 META_ATTRS: dict[str, tuple[str, str]] = {
     "status": ("st", "S"),
     "params": ("p", "J"),
@@ -40,6 +40,7 @@ META_ATTRS: dict[str, tuple[str, str]] = {
     "lease_owner": ("lo", "S"),
     "lease_until": ("lu", "N"),
     "due_at": ("du", "N"),
+    "terminating": ("tr", "B"),
 }
 assert set(META_ATTRS) == META_FIELDS
 
@@ -59,7 +60,7 @@ def due_shard(pk: str) -> str:
 def encode_value(kind: str, value: Any) -> dict[str, str]:
     if kind == "S":
         return {"S": str(value)}
-    if kind == "N":
+    if kind in ("N", "B"):
         return {"N": str(int(value))}
     if kind == "E":
         return {"S": _json(value.to_dict())}
@@ -71,6 +72,8 @@ def decode_value(kind: str, attr: Mapping[str, str]) -> Any:
         return attr["S"]
     if kind == "N":
         return int(attr["N"])
+    if kind == "B":
+        return attr["N"] != "0"
     if kind == "E":
         return ErrorInfo.from_dict(json.loads(attr["S"]))
     return json.loads(attr["S"])

@@ -105,6 +105,11 @@ def _condition(condition: MetaCondition, values: dict[str, Any]) -> str:
     if condition.lease_free_at is not None:
         values[":clf"] = {"N": str(condition.lease_free_at)}
         clauses.append("(attribute_not_exists(lo) OR attribute_not_exists(lu) OR lu < :clf)")
+    if condition.terminating is not None:
+        values[":ctr"] = {"N": "0"}
+        clauses.append(
+            "(tr <> :ctr)" if condition.terminating else "(attribute_not_exists(tr) OR tr = :ctr)"
+        )
     return " AND ".join(clauses)
 
 

@@ -356,7 +356,7 @@ function stepTimeline(i) {
     const track = el("div", { class: "track", role: "img",
       "aria-label": `${s.name}: ${s.type}, ${s.status}` });
     const begun = t(s.started_at);
-    if (s.type === "do" && s.attempt_log && s.attempt_log.length) {
+    if (RUNS_CODE.has(s.type) && s.attempt_log && s.attempt_log.length) {
       for (const a of s.attempt_log) {
         const a0 = t(a.started_at); const a1 = t(a.finished_at);
         track.append(el("div", { class: `bar ${a.error ? "failed" : "ok"}`,
@@ -369,7 +369,7 @@ function stepTimeline(i) {
       }
     } else if (begun !== null) {
       const finish = t(s.finished_at);
-      const gap = s.type !== "do";
+      const gap = !RUNS_CODE.has(s.type);
       const cls = gap ? `bar gap${finish ? " done" : ""}` : `bar ${s.status === "failed" ? "failed" : finish ? "ok" : "open"}`;
       const stop = finish || (gap && t(s.wake_at)) || end;
       track.append(el("div", { class: cls, style: `left:${pct(begun)};width:${width(begun, stop)}`,
@@ -386,7 +386,8 @@ function stepTimeline(i) {
         href: `#/workflows/${seg(s.child.workflow)}/instances/${seg(s.child.id)}` },
       `child ${s.child.workflow}/${s.child.id}`)) : null);
     const details = [];
-    if (s.type === "do" && s.attempts > 1) details.push(`${s.attempts} attempts`);
+    if (RUNS_CODE.has(s.type) && s.attempts > 1) details.push(`${s.attempts} attempts`);
+    if (s.type === "rollback") details.push(`undoes “${s.name}”`);
     if (s.event_type && !s.child) details.push(`event “${s.event_type}”`);
     if (s.wake_at) details.push(`until ${when(s.wake_at)}`);
     if (begun !== null && s.finished_at) details.push(duration(t(s.finished_at) - begun));
@@ -404,10 +405,11 @@ function stepTimeline(i) {
     rows);
 }
 const FINISHED_STEP = new Set(["succeeded", "failed", "timedOut", "cancelled"]);
+const RUNS_CODE = new Set(["do", "rollback"]);
 
 function instanceActions(i, path, refresh) {
   const run = (label, method, suffix, body, confirmText) => el("button", {
-    class: method === "DELETE" || label === "Terminate" ? "danger" : null,
+    class: method === "DELETE" || label.startsWith("Terminate") ? "danger" : null,
     onclick: async () => {
       if (confirmText && !confirm(confirmText)) return;
       try {
@@ -422,6 +424,8 @@ function instanceActions(i, path, refresh) {
     i.status === "paused" ? run("Resume", "POST", "/resume") : null,
     !done && i.status !== "paused" ? run("Pause", "POST", "/pause") : null,
     !done ? run("Terminate", "POST", "/terminate", undefined, `Terminate ${i.id}?`) : null,
+    !done ? run("Terminate with rollback", "POST", "/terminate", { rollback: true },
+      `Undo ${i.id}'s completed steps (their rollback functions), then terminate it?`) : null,
     run("Restart", "POST", "/restart", undefined, `Restart ${i.id} from the beginning?`),
     done ? run("Delete", "DELETE", "", undefined, `Delete ${i.id} and its journal?`) : null);
 

@@ -27,13 +27,16 @@ class Operation:
     def __init__(self, ctx: ReplayContext, name: str) -> None:
         self.ctx = ctx
         self.name = name
+        self.occurrence: int | None = None
+        """The occurrence to claim; None: the next of the name (rollbacks take the one of
+        the step they undo)."""
         self.claim: Claim | None = None
         self.record: StepRecord | None = None
         self.adopted = False
         """The last write lost to another worker's resolution, which `record` now holds."""
 
     async def __call__(self) -> Any:
-        claim = self.claim = self.ctx.claim(self.name, self.kind)
+        claim = self.claim = self.ctx.claim(self.name, self.kind, self.occurrence)
         record = self.record = claim.record
         if record is not None and record.resolved:
             assert record.done is not None

@@ -13,8 +13,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from lambda_workflows.api import StepContext
-from lambda_workflows.config import StepConfig
+from lambda_workflows.api import StepContext, UndoFunction
+from lambda_workflows.config import DEFAULT_STEP_CONFIG, StepConfig
 from lambda_workflows.errors import (
     NonRetryableError,
     NotJsonError,
@@ -78,10 +78,32 @@ def _timed_out(context: StepContext) -> StepTimeoutError:
 class Do(Operation):
     kind = StepKind.DO
 
-    def __init__(self, ctx: Any, name: str, fn: Callable[..., Any], config: StepConfig) -> None:
+    def __init__(
+        self,
+        ctx: Any,
+        name: str,
+        fn: Callable[..., Any],
+        config: StepConfig,
+        undo: UndoFunction | None = None,
+        undo_config: StepConfig = DEFAULT_STEP_CONFIG,
+    ) -> None:
         super().__init__(ctx, name)
         self.fn = fn
         self.config = config
+        self.undo = undo
+        self.undo_config = undo_config
+
+    async def __call__(self) -> Any:
+        try:
+            return await super().__call__()
+        finally:
+            record = self.record
+            if (
+                self.undo is not None
+                and record is not None
+                and record.status == StepStatus.SUCCEEDED
+            ):
+                self.ctx.register_undo(record, self.undo, self.undo_config, self.config)
 
     async def execute(self) -> Any:
         ctx = self.ctx
@@ -179,7 +201,7 @@ class Do(Operation):
         timeout is a `StepTimeoutError`; the invocation's end cuts it (`cut`)."""
         ctx = self.ctx
         interceptor = ctx.services.interceptor
-        if interceptor is not None:
+        if interceptor is not None and self.kind == StepKind.DO:
             assert self.claim is not None
             override = interceptor.attempt(self.claim.target(ctx.meta), context.attempt)
             if override is not None:
