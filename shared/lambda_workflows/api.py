@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_args, get_origin, overload
@@ -102,7 +102,7 @@ class WorkflowStep(abc.ABC):
         config: Mapping[str, Any] | StepConfig | None = None,
         rollback: UndoFunction | None = None,
         rollback_config: Mapping[str, Any] | StepConfig | None = None,
-    ) -> Awaitable[T]: ...
+    ) -> Coroutine[Any, Any, T]: ...
 
     @overload
     def do(
@@ -115,7 +115,7 @@ class WorkflowStep(abc.ABC):
         config: Mapping[str, Any] | StepConfig | None = None,
         rollback: UndoFunction | None = None,
         rollback_config: Mapping[str, Any] | StepConfig | None = None,
-    ) -> Awaitable[T]: ...
+    ) -> Coroutine[Any, Any, T]: ...
 
     @overload
     def do(

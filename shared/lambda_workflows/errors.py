@@ -158,6 +158,10 @@ class NondeterminismError(WorkflowError):
     """Replay met code that no longer matches the journal (a renamed or moved step)."""
 
 
+class NotAwaitedError(WorkflowError):
+    """A step operation was called but never awaited: it would silently not run."""
+
+
 class StepLimitExceededError(WorkflowError):
     """The instance would run more steps than its workflow allows."""
 

@@ -7,9 +7,9 @@ interface only, so each can be read (and tested) without the executor's loop mac
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from lambda_workflows.api import UndoFunction
 from lambda_workflows.clock import Clock
@@ -80,6 +80,9 @@ class ReplayContext(Protocol):
         self, record: StepRecord, undo: UndoFunction, config: StepConfig, step_config: StepConfig
     ) -> None:
         """The succeeded step `record` has an undo for the rollback chain."""
+
+    def track(self, coro: Coroutine[Any, Any, T], what: str, name: str) -> Coroutine[Any, Any, T]:
+        """Remember a step operation until it starts: one never awaited is an error."""
 
     def patch(self, change_id: str, *, deprecated: bool) -> bool:
         """Whether the instance runs the patched code of `change_id` (journals the marker)."""

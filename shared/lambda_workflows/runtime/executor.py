@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Generator
@@ -56,6 +57,7 @@ from lambda_workflows.runtime.operations.rollback import Rollback, Undo
 from lambda_workflows.runtime.policy import StopPolicy
 from lambda_workflows.runtime.suspension import StopReason, Suspended
 from lambda_workflows.runtime.threads import StepThreads
+from lambda_workflows.runtime.tracking import StepCall, call_site
 from lambda_workflows.services import Services
 
 T = TypeVar("T")
@@ -155,6 +157,8 @@ class ReplayExecutor:
         """`terminate(rollback=True)` was asked: replay `run()` without starting anything,
         roll back, end terminated."""
         self.run_error: ErrorInfo | None = None
+        self._calls: dict[int, StepCall] = {}
+        """Step operations called and not yet started nor scheduled as a task."""
         if self.terminating:
             self.stop_reason = StopReason.TERMINATE
 
@@ -192,6 +196,9 @@ class ReplayExecutor:
         **kwargs: Any,
     ) -> asyncio.Task[Any]:
         context: contextvars.Context = kwargs.pop("context", None) or contextvars.copy_context()
+        call = self._calls.get(id(coro))
+        if call is not None and call.coro is coro:
+            call.scheduled = True  # asyncio.gather, create_task, step.race...
         parent = context.get(BRANCH)
         if parent is not None and not context.get(IN_STEP):
             child = f"{parent}.{next(self._branch_children[parent])}"
@@ -333,6 +340,10 @@ class ReplayExecutor:
         if main.cancelled():
             return Outcome("errored", error=ErrorInfo("CancelledError", "run() was cancelled"))
         exc = main.exception()
+        forgotten = self._never_awaited(None)
+        if exc is None and forgotten is not None:
+            error = ErrorInfo.of(forgotten.error())
+            return Outcome("errored", error=error, steps_written=self.steps_written)
         if exc is None:
             return Outcome("complete", output=main.result(), steps_written=self.steps_written)
         if isinstance(exc, Suspended):
@@ -395,6 +406,8 @@ class ReplayExecutor:
         )
 
     def _close(self, loop: _ReplayLoop) -> None:
+        for call in self._calls.values():
+            call.coro.close()  # never awaited (reported); no RuntimeWarning at collection
         self.unwinding = True
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in pending:
@@ -451,6 +464,9 @@ class ReplayExecutor:
             raise WorkflowError(
                 f"step {name!r}: step operations must be awaited in run(), not inside a step"
             )
+        forgotten = self._never_awaited(branch)
+        if forgotten is not None:
+            self._fail(forgotten.error())
         position = self._next_position(branch, kind)
         if occurrence is None:
             occurrence = next(self._occurrences[name])
@@ -541,9 +557,30 @@ class ReplayExecutor:
         self.write(marker, None)
 
     def _nondeterminism(self, message: str) -> None:
-        error = NondeterminismError(message)
+        self._fail(NondeterminismError(message))
+
+    def _fail(self, error: WorkflowError) -> None:
+        """A mistake in the workflow's code: the instance errors with it."""
         self.fatal = error
         raise error
+
+    def track(self, coro: Coroutine[Any, Any, T], what: str, name: str) -> Coroutine[Any, Any, T]:
+        """Remember a step operation's coroutine until it starts (or becomes a task)."""
+        branch = BRANCH.get()
+        if branch is not None and not IN_STEP.get():
+            self._calls[id(coro)] = StepCall(coro, what, name, branch, call_site())
+        return coro
+
+    def _never_awaited(self, branch: str | None) -> StepCall | None:
+        """A step operation called in `branch` (any, if None) that never started and was
+        not handed to asyncio: it was not awaited, so it would silently not run."""
+        found = None
+        for key, call in list(self._calls.items()):
+            if call.scheduled or inspect.getcoroutinestate(call.coro) != inspect.CORO_CREATED:
+                del self._calls[key]
+            elif found is None and branch in (None, call.branch):
+                found = call
+        return found
 
     async def turn(self, done: int) -> None:
         """Wait until it is completion number `done`'s turn to be handed back.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from lambda_workflows.api import StepFunction, UndoFunction, WorkflowStep
 from lambda_workflows.clock import to_ms
@@ -28,6 +28,7 @@ from lambda_workflows.runtime.context import ReplayContext
 from lambda_workflows.runtime.operations import Do, Sleep, WaitForEvent, WaitForWorkflow
 
 _MS = timedelta(milliseconds=1)
+T = TypeVar("T")
 
 
 class DurableStep(WorkflowStep):
@@ -58,7 +59,9 @@ class DurableStep(WorkflowStep):
             return self._decorator(name, resolved, rollback, undo_config)
         if not callable(fn):
             raise ValidationError(f"step {name!r}: fn must be callable")
-        return Do(self._ctx, name, fn, resolved, rollback, undo_config)()
+        return self._ctx.track(
+            Do(self._ctx, name, fn, resolved, rollback, undo_config)(), "step.do", name
+        )
 
     def _decorator(
         self,
@@ -70,20 +73,21 @@ class DurableStep(WorkflowStep):
         def decorate(fn: Callable[..., Any]) -> Callable[[], Awaitable[Any]]:
             @functools.wraps(fn)
             def run_step() -> Awaitable[Any]:
-                return Do(self._ctx, name, fn, config, rollback, undo_config)()
+                call = Do(self._ctx, name, fn, config, rollback, undo_config)()
+                return self._ctx.track(call, "step.do", name)
 
             return run_step
 
         return decorate
 
-    async def sleep(self, name: str, duration: Duration) -> None:
+    def sleep(self, name: str, duration: Duration) -> Coroutine[Any, Any, None]:
         check_step_name(name)
         length = parse_duration(duration, what=f"sleep {name!r}")
         if length > MAX_SLEEP:
             raise ValidationError(f"sleep {name!r}: at most 365 days, got {length}")
-        await Sleep(self._ctx, name, None, int(length / _MS))()
+        return self._track(Sleep(self._ctx, name, None, int(length / _MS))(), "step.sleep", name)
 
-    async def sleep_until(self, name: str, when: datetime | int) -> None:
+    def sleep_until(self, name: str, when: datetime | int) -> Coroutine[Any, Any, None]:
         check_step_name(name)
         if isinstance(when, datetime):
             if when.tzinfo is None:
@@ -95,18 +99,18 @@ class DurableStep(WorkflowStep):
             raise ValidationError(f"sleep_until {name!r}: expected a datetime or epoch ms")
         if target - self._ctx.now() > int(MAX_SLEEP / _MS):
             raise ValidationError(f"sleep_until {name!r}: at most 365 days ahead")
-        await Sleep(self._ctx, name, target, 0)()
+        return self._track(Sleep(self._ctx, name, target, 0)(), "step.sleep_until", name)
 
-    async def wait_for_event(
+    def wait_for_event(
         self, name: str, *, type: str, timeout: Duration = "24 hours"
-    ) -> dict[str, Any]:
+    ) -> Coroutine[Any, Any, dict[str, Any]]:
         check_step_name(name)
         check_event_type(type)
         length = parse_duration(timeout, what=f"wait_for_event {name!r} timeout")
         if length > MAX_SLEEP:
             raise ValidationError(f"wait_for_event {name!r}: timeout of at most 365 days")
-        value: dict[str, Any] = await WaitForEvent(self._ctx, name, type, int(length / _MS))()
-        return value
+        wait = WaitForEvent(self._ctx, name, type, int(length / _MS))()
+        return self._track(wait, "step.wait_for_event", name)
 
     def patched(self, change_id: str) -> bool:
         return self._ctx.patch(change_id, deprecated=False)
@@ -114,9 +118,9 @@ class DurableStep(WorkflowStep):
     def deprecate_patch(self, change_id: str) -> None:
         self._ctx.patch(change_id, deprecated=True)
 
-    async def wait_for_workflow(
+    def wait_for_workflow(
         self, name: str, instance: Any, *, timeout: Duration = "365 days"
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         check_step_name(name)
         workflow, instance_id = _instance_ref(name, instance)
         meta = self._ctx.meta
@@ -125,7 +129,11 @@ class DurableStep(WorkflowStep):
         length = parse_duration(timeout, what=f"wait_for_workflow {name!r} timeout")
         if length > MAX_SLEEP:
             raise ValidationError(f"wait_for_workflow {name!r}: timeout of at most 365 days")
-        return await WaitForWorkflow(self._ctx, name, workflow, instance_id, int(length / _MS))()
+        wait = WaitForWorkflow(self._ctx, name, workflow, instance_id, int(length / _MS))()
+        return self._track(wait, "step.wait_for_workflow", name)
+
+    def _track(self, coro: Coroutine[Any, Any, T], what: str, name: str) -> Coroutine[Any, Any, T]:
+        return self._ctx.track(coro, what, name)
 
 
 def _instance_ref(name: str, instance: Any) -> tuple[str, str]:
