@@ -158,6 +158,10 @@ class NondeterminismError(WorkflowError):
     """Replay met code that no longer matches the journal (a renamed or moved step)."""
 
 
+class UnusedModifierError(AssertionError):
+    """A test's introspection modifier named a step or event type that nothing reached."""
+
+
 class NotAwaitedError(WorkflowError):
     """A step operation was called but never awaited: it would silently not run."""
 

@@ -162,10 +162,17 @@ class WorkflowTestEnv:
         self.pump.run_until_idle()
         return True
 
-    def introspect(self, workflow: str, instance_id: str | None = None) -> Introspector:
+    def introspect(
+        self, workflow: str, instance_id: str | None = None, *, allow_unused: bool = False
+    ) -> Introspector:
         """Modifiers and queries for one instance (it may not exist yet), or, without an
-        id, modifiers for every instance of the workflow."""
-        return Introspector(self, workflow, instance_id)
+        id, modifiers for every instance of the workflow.
+
+        At the end of its `with` block, a modifier that names a step or event type no
+        covered instance reached fails the test (`UnusedModifierError`, with a near-miss
+        suggestion), unless `allow_unused`.
+        """
+        return Introspector(self, workflow, instance_id, allow_unused=allow_unused)
 
     def _deliver_mocked_events(self) -> bool:
         sent = [deliver_mocked_events(self, m) for m in self.interceptor.active()]

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 from lambda_workflows.errors import (
     InstanceConflictError,
     StepError,
+    UnusedModifierError,
     ValidationError,
     WaitTimeoutError,
 )
 from lambda_workflows.instances import Instance
 from lambda_workflows.journal.records import (
-    InstanceMeta,
     InstanceStatus,
     StepKind,
     StepRecord,
@@ -30,6 +30,7 @@ from lambda_workflows.payloads import to_json_value
 from lambda_workflows.runtime.operations.wait_for_event import event_value
 from lambda_workflows.status import InstanceDetails
 from lambda_workflows.testing.modifiers import Modifiers
+from lambda_workflows.testing.usage import Reached, covered_instances, unused_modifiers
 from lambda_workflows.wakeups import Wakeup
 
 if TYPE_CHECKING:
@@ -54,22 +55,6 @@ def _check_times(times: int | None) -> int | None:
     return times
 
 
-def _existing(env: WorkflowTestEnv, modifiers: Modifiers) -> list[InstanceMeta]:
-    """The metas of the instances `modifiers` cover that exist now."""
-    journal = env.engine.services.journal
-    if modifiers.instance_id is not None:
-        meta = journal.get_meta(modifiers.workflow, modifiers.instance_id)
-        return [meta] if meta is not None else []
-    metas: list[InstanceMeta] = []
-    cursor = None
-    while True:
-        page = journal.list_instances(modifiers.workflow, limit=100, cursor=cursor)
-        metas += page.instances
-        if page.cursor is None:
-            return metas
-        cursor = page.cursor
-
-
 def deliver_mocked_events(env: WorkflowTestEnv, modifiers: Modifiers) -> bool:
     """Send mocked events to the covered instances that exist and have not had them yet;
     True if any was sent."""
@@ -77,7 +62,7 @@ def deliver_mocked_events(env: WorkflowTestEnv, modifiers: Modifiers) -> bool:
         return False
     sent = False
     binding = env.binding(modifiers.workflow)
-    for meta in _existing(env, modifiers):
+    for meta in covered_instances(env, modifiers):
         key = (meta.instance_id, meta.generation)  # a restarted instance gets them again
         done = modifiers.delivered.get(key, 0)
         instance = Instance(binding, meta.instance_id)
@@ -95,7 +80,14 @@ class Introspector:
     Use it as a context manager: the modifiers end with the block.
     """
 
-    def __init__(self, env: WorkflowTestEnv, workflow: str, instance_id: str | None) -> None:
+    def __init__(
+        self,
+        env: WorkflowTestEnv,
+        workflow: str,
+        instance_id: str | None,
+        *,
+        allow_unused: bool = False,
+    ) -> None:
         env.app.workflow(workflow)
         if instance_id is not None:
             check_instance_id(instance_id)
@@ -103,13 +95,31 @@ class Introspector:
         self.workflow = workflow
         self.instance_id = instance_id
         self._modifiers = Modifiers(workflow, instance_id)
+        self.allow_unused = allow_unused
         env.interceptor.add(self._modifiers)
 
     def __enter__(self) -> Introspector:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.close()
+        if exc_type is None and not self.allow_unused:
+            self.check_used()
+
+    def check_used(self) -> None:
+        """`UnusedModifierError` listing the modifiers that named a step or event type
+        no covered instance reached (a typo, or a step that was renamed), with the names
+        that did run. The end of the `with` block calls it (`allow_unused=True` skips)."""
+        reached = Reached.of(self._env, self._modifiers)
+        unused = unused_modifiers(self._modifiers, reached)
+        if not unused:
+            return
+        target = f"{self.workflow!r}" + (f", {self.instance_id!r}" if self.instance_id else "")
+        lines = [f"introspect({target}): modifiers that nothing used:"]
+        lines += [f"  - {line}" for line in unused]
+        lines.append(reached.summary())
+        lines.append(f"(introspect({target}, allow_unused=True) if that is intended)")
+        raise UnusedModifierError("\n".join(lines))
 
     def close(self) -> None:
         """Remove this introspector's modifiers (later steps run for real again)."""
@@ -169,7 +179,7 @@ class Introspector:
         """Wake waiting instances so that a new modifier applies now, not at their deadline."""
         wakeups = [
             Wakeup(self.workflow, meta.instance_id, meta.generation, meta.epoch)
-            for meta in _existing(self._env, self._modifiers)
+            for meta in covered_instances(self._env, self._modifiers)
             if meta.status == InstanceStatus.WAITING
         ]
         if wakeups:
