@@ -49,12 +49,12 @@ class DurableStep(WorkflowStep):
         rollback_config: Mapping[str, Any] | StepConfig | None = None,
     ) -> Any:
         check_step_name(name)
-        resolved = step_config(retries, timeout, config)
+        resolved = _config_of(name, "", retries, timeout, config)
         if rollback is not None and not callable(rollback):
             raise ValidationError(f"step {name!r}: rollback must be callable")
         if rollback is None and rollback_config is not None:
             raise ValidationError(f"step {name!r}: rollback_config without a rollback function")
-        undo_config = step_config(None, None, rollback_config)
+        undo_config = _config_of(name, "rollback_config: ", None, None, rollback_config)
         if fn is None:
             return self._decorator(name, resolved, rollback, undo_config)
         if not callable(fn):
@@ -134,6 +134,20 @@ class DurableStep(WorkflowStep):
 
     def _track(self, coro: Coroutine[Any, Any, T], what: str, name: str) -> Coroutine[Any, Any, T]:
         return self._ctx.track(coro, what, name)
+
+
+def _config_of(
+    name: str,
+    what: str,
+    retries: RetriesInput,
+    timeout: Duration | None,
+    config: Mapping[str, Any] | StepConfig | None,
+) -> StepConfig:
+    """The step's config; a mistake in it names the step."""
+    try:
+        return step_config(retries, timeout, config)
+    except ValidationError as exc:
+        raise ValidationError(f"step {name!r}: {what}{exc}") from None
 
 
 def _instance_ref(name: str, instance: Any) -> tuple[str, str]:

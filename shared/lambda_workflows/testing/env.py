@@ -234,7 +234,8 @@ class WorkflowTestEnv:
     ) -> InstanceDetails:
         """Run (skipping time) until the instance has `status`; return its `status()`."""
         if status not in set(InstanceStatus):
-            raise ValidationError(f"{status!r} is not a status: {sorted(InstanceStatus)}")
+            valid = ", ".join(str(s) for s in InstanceStatus)
+            raise ValidationError(f"{status!r} is not a status; valid: {valid}")
         check_instance_id(instance_id)
         instance = Instance(self.binding(workflow), instance_id)
 
