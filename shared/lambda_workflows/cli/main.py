@@ -74,12 +74,29 @@ app.command("send-event")(remote.send_event)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `lwf` with `argv` (default: the process's arguments); returns the exit code."""
+    was_null = _stdout_is_null()
     try:
         app(args=list(argv) if argv is not None else None, prog_name="lwf")
     except SystemExit as exit_:
+        if exit_.code == 1 and not was_null and _reader_left():
+            return 0  # `lwf ... | head`: the reader has what it wanted
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     return 0
+
+
+def _stdout_is_null() -> bool:
+    try:
+        out, null = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (out.st_dev, out.st_ino, out.st_rdev) == (null.st_dev, null.st_ino, null.st_rdev)
+
+
+def _reader_left() -> bool:
+    """Whether a closed pipe ended the command: click then wraps stdout, and rich (help
+    pages) points it at /dev/null; each exits with 1."""
+    return type(sys.stdout).__name__ == "PacifyFlushWrapper" or _stdout_is_null()
