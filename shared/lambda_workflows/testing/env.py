@@ -24,6 +24,7 @@ from lambda_workflows.runtime.worker import WorkerSettings
 from lambda_workflows.settings import heartbeat_ms
 from lambda_workflows.status import InstanceDetails
 from lambda_workflows.testing.introspection import Introspector, deliver_mocked_events
+from lambda_workflows.testing.logs import VirtualLogTime
 from lambda_workflows.testing.modifiers import HarnessInterceptor
 
 T = TypeVar("T")
@@ -60,6 +61,7 @@ class WorkflowTestEnv:
         self._pump: Pump | None = None
         self.interceptor = HarnessInterceptor()
         self.metrics: Metrics = metrics or NoMetrics()
+        self._log_time = VirtualLogTime(self.clock)
 
     def __enter__(self) -> WorkflowTestEnv:
         if WorkflowTestEnv._open is not None:
@@ -87,9 +89,11 @@ class WorkflowTestEnv:
             self.engine.sweeper,
             idle_hooks=[self._deliver_mocked_events],
         )
+        self._log_time.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._log_time.__exit__(*exc)
         try:
             self.cloud.__exit__(*exc)
         finally:
