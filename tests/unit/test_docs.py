@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from lambda_workflows.cli.scaffold import _project_files
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -22,6 +24,24 @@ def test_the_guides_rollback_example_is_a_test_that_runs() -> None:
     (example,) = [b for b in _python_blocks("docs/guide.md") if "class Transfer" in b]
     tests = (ROOT / "tests/functional/examples/test_guide_rollbacks.py").read_text()
     assert example in tests
+
+
+def test_the_testing_guides_settings_are_what_lwf_init_writes() -> None:
+    (settings,) = re.findall(r"```toml\n(.*?)```", (ROOT / "docs/testing.md").read_text(), re.S)
+    written = _project_files("myproject", "myproject")["pyproject.toml"]
+    kept = [line for line in written.splitlines() if line and not line.startswith("#")]
+    start = kept.index("[tool.lambda-workflows]")
+    assert settings.splitlines() == _with_blank_lines(kept[start:])
+
+
+def _with_blank_lines(lines: list[str]) -> list[str]:
+    """`lines` with a blank line before each table header but the first."""
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("[") and out:
+            out.append("")
+        out.append(line)
+    return out
 
 
 def _squeezed(text: str) -> str:
