@@ -155,7 +155,24 @@ class WaitTimeoutError(WorkflowError):
 
 
 class NondeterminismError(WorkflowError):
-    """Replay met code that no longer matches the journal (a renamed or moved step)."""
+    """Replay met code that no longer matches the journal (a renamed or moved step).
+
+    `position` is where they part; `journaled` and `called` are the `(kind, name)` of the
+    journal's step there and of the step the code now calls (None: it calls none there).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        position: str | None = None,
+        journaled: tuple[str, str] | None = None,
+        called: tuple[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.position = position
+        self.journaled = journaled
+        self.called = called
 
 
 class UnusedModifierError(AssertionError):

@@ -19,6 +19,7 @@ from lambda_workflows.errors import (
     ValidationError,
 )
 from lambda_workflows.journal.base import Journal, MetaCondition
+from lambda_workflows.journal.document import JournalDocument, export_journal
 from lambda_workflows.journal.records import (
     OPEN,
     RUNNABLE,
@@ -121,6 +122,15 @@ class Instance:
             params=value(meta.params, meta.params_ref),
             output=value(meta.output, meta.output_ref),
         )
+
+    def journal(self, max_bytes: int | None = None) -> JournalDocument:
+        """The instance's whole journal as one document (`lwf instances export`,
+        `lwf replay-check`); `max_bytes` bounds the stored values it shows."""
+        snapshot = self._journal.load(self._binding.name, self.id)
+        if snapshot is None:
+            raise self._not_found()
+        services = self._binding.services
+        return export_journal(snapshot, services.payloads.unpack, now_ms(services.clock), max_bytes)
 
     def _transition(
         self,

@@ -457,7 +457,7 @@ def test_openapi_names_every_model_and_error_response(api: Api) -> None:
     for model in (
         "WorkflowList", "WorkflowDetails", "InstanceRef", "BatchCreated", "InstanceListModel",
         "InstanceDetailsModel", "StepModel", "ErrorResponse", "CreateInstance", "SendEvent",
-        "RestartInstance",
+        "RestartInstance", "JournalDocument", "JournalStep",
     ):  # fmt: skip
         assert model in components, model
     operations = {
@@ -472,6 +472,7 @@ def test_openapi_names_every_model_and_error_response(api: Api) -> None:
         ("POST", "/workflows/{name}/instances/batch"),
         ("GET", "/workflows/{name}/instances"),
         ("GET", "/workflows/{name}/instances/{instance_id}"),
+        ("GET", "/workflows/{name}/instances/{instance_id}/journal"),
         ("DELETE", "/workflows/{name}/instances/{instance_id}"),
         ("POST", "/workflows/{name}/instances/{instance_id}/events/{event_type}"),
         ("POST", "/workflows/{name}/instances/{instance_id}/pause"),

@@ -55,3 +55,11 @@ def test_the_readmes_test_snippets_are_tests_that_run() -> None:
     for snippet in snippets:
         function = snippet[snippet.index("def test_") :]
         assert _squeezed(function) in tests, function
+
+
+def test_the_versioning_guides_examples_are_tests_that_run() -> None:
+    blocks = [b for b in _python_blocks("docs/guide.md") if "fraud-check" in b]
+    assert len(blocks) == 2
+    tests = (ROOT / "tests/functional/examples/test_versioning_guide.py").read_text()
+    for block in blocks:
+        assert block.rstrip(" ") in tests, block

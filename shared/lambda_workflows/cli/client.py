@@ -29,6 +29,7 @@ from lambda_workflows.http.models import (
     WorkflowDetails,
     WorkflowList,
 )
+from lambda_workflows.journal.document import JournalDocument
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 """How long one request may take in all: connecting, sending, and reading the answer."""
@@ -131,6 +132,10 @@ class ApiClient:
 
     def instance(self, workflow: str, instance_id: str) -> Answer[InstanceDetailsModel]:
         return self._call(InstanceDetailsModel, "GET", self._instance(workflow, instance_id))
+
+    def journal(self, workflow: str, instance_id: str) -> Answer[JournalDocument]:
+        path = f"{self._instance(workflow, instance_id)}/journal"
+        return self._call(JournalDocument, "GET", path)
 
     def action(
         self, workflow: str, instance_id: str, action: str, body: Mapping[str, Any] | None = None

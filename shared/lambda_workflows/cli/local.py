@@ -42,7 +42,7 @@ def _demo_seeder(path: str | None) -> Callable[[Engine], Iterable[tuple[str, str
     return seeder if callable(seeder) else None
 
 
-def _app(path: str | None) -> WorkflowApp:
+def app_of(path: str | None) -> WorkflowApp:
     """The app `--app` names (else the configured one); `AppImportError` if it cannot be
     loaded, also when its module raises while it is imported (said in one line, with
     where, rather than as a traceback)."""
@@ -153,7 +153,7 @@ def dev(
         api_logger.setLevel(logging.WARNING)
         logging.getLogger("lambda-workflows").setLevel(logging.ERROR)
     seeded: list[tuple[str, str]] = []
-    workflow_app = _app(app)
+    workflow_app = app_of(app)
     seeder = _demo_seeder(app) if seed_demo else None
     server = DevServer(
         workflow_app,

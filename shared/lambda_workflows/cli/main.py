@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from lambda_workflows.cli import local, remote
+from lambda_workflows.cli import local, remote, replay
 from lambda_workflows.cli.session import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -70,6 +70,7 @@ app.add_typer(remote.workflows, name="workflows")
 app.command()(remote.trigger)
 app.add_typer(remote.instances, name="instances")
 app.command("send-event")(remote.send_event)
+app.command("replay-check")(replay.replay_check)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -427,6 +427,53 @@ def instances_delete(
     )
 
 
+@instances.command("export")
+def instances_export(
+    ctx: typer.Context,
+    name: Name,
+    instance_id: InstanceId,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The file to write ('-': stdout). Default: NAME.ID.journal.json here.",
+            show_default=False,
+            allow_dash=True,
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Write an instance's journal to a file, for `lwf replay-check --from-file`."""
+    client, state = connect(ctx, json_output, url, profile, region)
+    answer = client.journal(name, instance_id)
+    text = json.dumps(answer.raw, indent=2, ensure_ascii=False) + "\n"
+    if output is not None and str(output) == "-":
+        typer.echo(text, nl=False)
+        return
+    target = output if output is not None else Path(f"{name}.{instance_id}.journal.json")
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        usage_error(f"cannot write {target}: {exc.strerror or exc}")
+    document = answer.value
+    omitted = sum(s.result_omitted for s in document.steps) + sum(
+        e.payload_omitted for e in document.events
+    )
+    emit(
+        state,
+        {"workflow": name, "id": instance_id, "file": str(target), "steps": len(document.steps)},
+        lambda: (
+            f"Exported {name} instance {instance_id} ({len(document.steps)} steps"
+            + (f", {omitted} values too large to include" if omitted else "")
+            + f") to {target}."
+        ),
+    )
+
+
 # -- send-event ------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
@@ -21,6 +21,9 @@ from lambda_workflows.http.models import (
     WorkflowList,
 )
 from lambda_workflows.text import escaped
+
+if TYPE_CHECKING:
+    from lambda_workflows.runtime.replay_check import Report
 
 DETAIL_CHARS = 80
 WRAP_MIN_WIDTH = 20
@@ -43,6 +46,12 @@ STATUS_STYLES = {
     "failed": "red",
     "terminated": "magenta",
     "cancelled": "magenta",
+}
+VERDICT_STYLES = {
+    "ok": "green",
+    "diverged": "bold red",
+    "failed": "bold red",
+    "unchecked": "yellow",
 }
 
 
@@ -355,3 +364,40 @@ def instance_view(answer: InstanceDetailsModel) -> RenderableType:
             events.add_row(str(event.seq), plain(event.type), timestamp(event.timestamp))
         parts.append(events)
     return Group(*parts)
+
+
+def replay_table(report: Report) -> RenderableType:
+    """`lwf replay-check`: a row per instance, then what the verdicts add up to."""
+    table = Listing(
+        "Replay of recorded journals against this code",
+        [
+            Column("workflow"),
+            Column("id"),
+            Column("status"),
+            Column("verdict"),
+            Column("position"),
+            Column("detail", wraps=True),
+        ],
+    )
+    for verdict in report.verdicts:
+        table.add_row(
+            plain(verdict.workflow),
+            plain(verdict.instance_id),
+            status_text(verdict.status),
+            plain(verdict.verdict, VERDICT_STYLES.get(verdict.verdict, "")),
+            plain(verdict.position or ""),
+            plain(verdict.message),
+        )
+    counts = report.counts()
+    parts = [f"{n} {kind}" for kind, n in counts.items() if n]
+    summary = Text(f"{len(report.verdicts)} checked: {', '.join(parts)}.")
+    if report.breaks:
+        broken = counts["diverged"] + counts["failed"]
+        summary.append(
+            f" {broken} would break when {'it wakes' if broken == 1 else 'they wake'} under "
+            "this code: guard the change with step.patched (docs/guide.md, Versioning).",
+            style="bold red",
+        )
+    if counts["unchecked"]:
+        summary.append(f" {counts['unchecked']} could not be checked (see detail).")
+    return Group(table, summary)

@@ -37,6 +37,7 @@ from lambda_workflows.instances import (
     Instance,
     WorkflowBinding,
 )
+from lambda_workflows.journal.document import JournalDocument
 from lambda_workflows.journal.records import InstanceStatus
 from lambda_workflows.metrics import EventsSent, InstancesCreated
 from lambda_workflows.names import (
@@ -263,6 +264,16 @@ def instance_routes(engine: Engine) -> APIGatewayRouter:
         omitted = max(0, len(events) - MAX_SHOWN_EVENTS)
         data.update(events=events[omitted:], events_omitted=omitted)
         return InstanceDetailsModel.model_validate(data)
+
+    @router.get(
+        "/workflows/<name>/instances/<instance_id>/journal",
+        summary="An instance's whole journal, as `lwf instances export` writes it and "
+        "`lwf replay-check` replays it",
+        responses=_responses(200, JournalDocument, 404),
+        tags=["instances"],
+    )
+    def get_journal(name: WorkflowName, instance_id: InstanceId) -> JournalDocument:
+        return instance(name, instance_id).journal(DETAILS_VALUE_BYTES)
 
     @router.delete(
         "/workflows/<name>/instances/<instance_id>",

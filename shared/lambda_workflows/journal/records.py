@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from lambda_workflows.clock import from_ms
+from lambda_workflows.errors import NonRetryableError
 
 MAX_ERROR_MESSAGE = 4096
 """Most bytes of an error message kept, as stored (escaped JSON): a step's final error,
@@ -98,8 +99,9 @@ class ErrorInfo:
 
     @classmethod
     def of(cls, exc: BaseException, limit: int = MAX_ERROR_MESSAGE) -> ErrorInfo:
-        """The stored form of `exc` (`NonRetryableError(name=...)` keeps its name)."""
-        name = getattr(exc, "name", None)
+        """The stored form of `exc` (`NonRetryableError(name=...)` keeps its name; the
+        `name` of an `AttributeError` or `ImportError` is not the error's)."""
+        name = exc.name if isinstance(exc, NonRetryableError) else None
         step = getattr(exc, "step", None)
         return cls(
             name=(name if isinstance(name, str) else type(exc).__name__)[:MAX_ERROR_NAME],

@@ -436,7 +436,9 @@ class ReplayExecutor:
             self.fatal = NondeterminismError(
                 f"replay expected step {expected.name!r} ({expected.kind}) at position "
                 f"{expected.position} to complete next, but the workflow did not call it: "
-                "the code changed under a running instance; restart it"
+                "the code changed under a running instance; restart it",
+                position=expected.position,
+                journaled=(expected.kind, expected.name),
             )
             return False
         gates.position += 1
@@ -475,13 +477,19 @@ class ReplayExecutor:
         if at_position is not None and (at_position.name != name or at_position.kind != kind):
             self._nondeterminism(
                 f"replay mismatch at step position {position}: the journal has "
-                f"{at_position.kind} {at_position.name!r}, the code now calls {kind} {name!r}"
+                f"{at_position.kind} {at_position.name!r}, the code now calls {kind} {name!r}",
+                position=position,
+                journaled=(at_position.kind, at_position.name),
+                called=(kind, name),
             )
         record = self.steps.get(key)
         if record is not None and record.position != position:
             self._nondeterminism(
                 f"step {name!r} (occurrence {occurrence}) moved from position "
-                f"{record.position} to {position} since it was journaled"
+                f"{record.position} to {position} since it was journaled",
+                position=record.position,
+                journaled=(record.kind, record.name),
+                called=(kind, name),
             )
         if record is None and len(self.steps) >= self.workflow.step_limit:
             raise StepLimitExceededError(
@@ -556,8 +564,12 @@ class ReplayExecutor:
         )
         self.write(marker, None)
 
-    def _nondeterminism(self, message: str) -> None:
-        self._fail(NondeterminismError(message))
+    def _nondeterminism(
+        self, message: str, *, position: str, journaled: tuple[str, str], called: tuple[str, str]
+    ) -> None:
+        self._fail(
+            NondeterminismError(message, position=position, journaled=journaled, called=called)
+        )
 
     def _fail(self, error: WorkflowError) -> None:
         """A mistake in the workflow's code: the instance errors with it."""
