@@ -262,3 +262,36 @@ def test_an_attribute_error_is_stored_under_its_own_type_name() -> None:
         _ = Params(order="o").order_id  # type: ignore[attr-defined]
     assert ErrorInfo.of(raised.value).name == "AttributeError"
     assert ErrorInfo.of(NonRetryableError("no", name="Declined")).name == "Declined"
+
+
+class Saga(WorkflowEntrypoint[Any]):
+    """Two undoable steps, then a failure: its journal ends with the rollback chain."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        await step.do("debit", lambda: _ran("debit"), rollback=lambda _: _ran("undo debit"))
+        await step.do("credit", lambda: _ran("credit"), rollback=lambda _: _ran("undo credit"))
+        await step.do("notify", self.fail, retries={"limit": 0})
+
+    @staticmethod
+    def fail() -> None:
+        raise NonRetryableError("mail is down")
+
+
+def test_a_rolled_back_instance_replays_without_running_its_undos() -> None:
+    app = WorkflowApp([Workflow("saga", Saga)])
+    engine = MemoryEngine(app)
+    RAN.clear()
+    engine.engine.binding("saga").create(id="s")
+    engine.run()
+    document = engine.engine.binding("saga").get("s").journal()
+    assert [s.type for s in document.steps][-2:] == ["rollback", "rollback"]
+    assert RAN == ["debit", "credit", "undo credit", "undo debit"]
+    RAN.clear()
+    verdict = check_journal(app, document)
+    assert verdict.verdict == "ok", verdict
+    assert RAN == []
+    # half-way through the chain (its last undo not journaled), nothing runs either
+    document.steps = document.steps[:-1]
+    verdict = check_journal(app, document)
+    assert verdict.verdict == "ok", verdict
+    assert RAN == []
