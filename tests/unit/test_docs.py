@@ -26,6 +26,17 @@ def test_the_guides_rollback_example_is_a_test_that_runs() -> None:
     assert example in tests
 
 
+def test_the_guides_common_mistakes_are_tests_that_run() -> None:
+    guide = (ROOT / "docs/guide.md").read_text()
+    section = guide[guide.index("## Common mistakes") :]
+    section = section[: section.index("\n## ", 1)]
+    examples = re.findall(r"```python\n(.*?)```", section, re.S)
+    tests = (ROOT / "tests/functional/examples/test_guide_mistakes.py").read_text()
+    assert len(examples) == 6
+    for example in examples:
+        assert example in tests, example
+
+
 def test_the_testing_guides_settings_are_what_lwf_init_writes() -> None:
     (settings,) = re.findall(r"```toml\n(.*?)```", (ROOT / "docs/testing.md").read_text(), re.S)
     written = _project_files("myproject", "myproject")["pyproject.toml"]
