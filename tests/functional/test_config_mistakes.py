@@ -55,3 +55,28 @@ def test_a_bad_status_name_lists_the_valid_ones_as_plain_strings(workflows: Any)
     with pytest.raises(ValidationError) as listed:
         workflows.binding("approval").list(status="done")
     assert valid in str(listed.value)
+
+
+def test_invalid_params_list_every_failing_field(workflows: Any) -> None:
+    binding = workflows.binding("approval")
+    with pytest.raises(ValidationError) as caught:
+        binding.create(id="p", params={"request_id": 3})
+    assert str(caught.value) == (
+        "invalid params for workflow 'approval': user_id: Field required; "
+        "request_id: Input should be a valid string"
+    )
+    with pytest.raises(ValidationError) as batch:
+        binding.create_batch(
+            [
+                {"id": "a", "params": {"user_id": "u"}},
+                {"id": "b", "params": {"user_id": 1}},
+                {"id": "c", "params": {}},
+            ]
+        )
+    assert "entry 1: invalid params for workflow 'approval': user_id: Input should be" in str(
+        batch.value
+    )
+    assert "entry 2: invalid params for workflow 'approval': user_id: Field required" in str(
+        batch.value
+    )
+    assert not binding.list().instances  # nothing was written
