@@ -9,6 +9,9 @@ from lambda_workflows.errors import ValidationError
 MAX_WORKFLOW_NAME = 64
 MAX_INSTANCE_ID = 100
 MAX_STEP_NAME = 256
+MAX_STEP_NAME_BYTES = 1000
+"""A step name's journal key (name, occurrence, kind) must fit DynamoDB's 1,024-byte sort
+key, so 256 characters of up to 4 bytes each are too many: at most 1,000 bytes in UTF-8."""
 MAX_EVENT_TYPE = 100
 ID_PATTERN = r"^[a-zA-Z0-9_][a-zA-Z0-9\-_]*$"
 """Workflow names and instance ids (also an event's `event_id`)."""
@@ -53,7 +56,12 @@ def check_no_control(value: str, what: str) -> str:
 def check_step_name(name: str) -> str:
     if not isinstance(name, str) or not name or len(name) > MAX_STEP_NAME:
         raise ValidationError(f"step name must be a string of 1-{MAX_STEP_NAME} characters")
-    return check_no_control(name, "a step name")
+    check_no_control(name, "a step name")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_STEP_NAME_BYTES:
+        raise ValidationError(
+            f"step name {name[:20]!r}... is over {MAX_STEP_NAME_BYTES} bytes in UTF-8"
+        )
+    return name
 
 
 def check_event_type(event_type: str) -> str:

@@ -36,7 +36,9 @@ from lambda_workflows.errors import (
     NotJsonError,
     OutputTooLargeError,
     StepConditionFailedError,
+    StepError,
     StepLimitExceededError,
+    ValidationError,
     WorkflowError,
 )
 from lambda_workflows.journal.records import (
@@ -137,8 +139,9 @@ class ReplayExecutor:
             order=sorted(d for d, k in done.items() if k not in OUTSIDE_REPLAY_ORDER)
         )
         self._next_done = max(done, default=-1) + 1
-        self._patches: dict[str, bool] = {}
-        self._branch_steps: dict[str, itertools.count[int]] = defaultdict(itertools.count)
+        self._patches: dict[tuple[str, str], bool] = {}
+        self._branch_next: dict[str, int] = defaultdict(int)
+        """Each branch's next step position (an index)."""
         self._branch_children: dict[str, itertools.count[int]] = defaultdict(itertools.count)
         self._occurrences: dict[str, itertools.count[int]] = defaultdict(itertools.count)
         self._blocked: dict[asyncio.Future[None], int | None] = {}
@@ -157,6 +160,10 @@ class ReplayExecutor:
         """`terminate(rollback=True)` was asked: replay `run()` without starting anything,
         roll back, end terminated."""
         self.run_error: ErrorInfo | None = None
+        """`run()`'s own error, once it ended in one."""
+        self.run_ended = False
+        """`run()` failed: nothing new starts while its running steps end."""
+        self._undoing: str | None = None
         self._calls: dict[int, StepCall] = {}
         """Step operations called and not yet started nor scheduled as a task."""
         if self.terminating:
@@ -209,6 +216,8 @@ class ReplayExecutor:
     def _drive(self, loop: _ReplayLoop, main: asyncio.Task[Any]) -> Outcome:
         task = main
         self._run_until_blocked(loop, main)
+        if self._run_failed(main):
+            self._let_steps_end(loop)
         if self._rolls_back(main):
             task = self._start_rollback(loop, main)
             self._run_until_blocked(loop, task)
@@ -249,6 +258,32 @@ class ReplayExecutor:
 
     # -- the rollback chain -------------------------------------------------------------
 
+    def _run_failed(self, main: asyncio.Task[Any]) -> bool:
+        """Whether `run()` ended in an error of its own (its `run_error` is set then)."""
+        if self.fatal is not None or self.crash is not None:
+            return False
+        if not main.done() or main.cancelled():
+            return False
+        exc = main.exception()
+        if not isinstance(exc, Exception):
+            return False
+        self.run_error = ErrorInfo.of(exc)
+        return True
+
+    def _let_steps_end(self, loop: _ReplayLoop) -> None:
+        """`run()` failed: let the step attempts still running in other branches end and
+        be journaled (a step that completes is undone like the others), and hand back
+        the completions journaled so; start nothing new."""
+        self.run_ended = True
+        while self.fatal is None and self.crash is None:
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+            if loop.has_ready() or self._release_next(ending=True):
+                continue
+            if not self._inflight:
+                return
+            self._await_activity(loop)
+
     def _rolls_back(self, main: asyncio.Task[Any]) -> bool:
         """Whether the rollback chain runs now: `run()` ended in an error (and undos are
         registered), or a terminate with rollback stopped it."""
@@ -256,13 +291,7 @@ class ReplayExecutor:
             return False
         if self.stop_reason == StopReason.TERMINATE:
             return True
-        if not main.done() or main.cancelled():
-            return False
-        exc = main.exception()
-        if not isinstance(exc, Exception) or not self._undos:
-            return False
-        self.run_error = ErrorInfo.of(exc)
-        return True
+        return self.run_error is not None and bool(self._undos)
 
     def _start_rollback(self, loop: _ReplayLoop, main: asyncio.Task[Any]) -> asyncio.Task[None]:
         """Stop what is left of `run()` (nothing of it is journaled), then start the chain."""
@@ -291,24 +320,31 @@ class ReplayExecutor:
         return asyncio.Task(self._roll_back(), loop=loop, context=context)
 
     async def _roll_back(self) -> None:
-        error = None if self.terminating else self.run_error
         for undo in sorted(self._undos, key=lambda u: u.done, reverse=True):
+            self._undoing = undo.record.name
             value = self.infra(functools.partial(self._result_of, undo.record))
-            await Rollback(self, undo, value, error)()
+            await Rollback(self, undo, value, self.run_error)()
 
     def _result_of(self, record: StepRecord) -> Any:
         return self.services.payloads.unpack(record.result, record.result_ref)
 
     def _rolled_back(self, chain: asyncio.Task[None]) -> Outcome:
+        """After the chain: `run()`'s error (terminated, for a terminate with rollback of
+        an instance whose `run()` had not failed); an undo that failed adds its error."""
         failure = None if chain.cancelled() else chain.exception()
         if failure is None and not chain.cancelled():
-            if self.terminating:
+            if self.run_error is None:
                 return Outcome("terminated", steps_written=self.steps_written)
             return Outcome("errored", error=self.run_error, steps_written=self.steps_written)
-        undo = ErrorInfo.of(failure) if failure is not None else ErrorInfo("CancelledError", "")
-        why = f"the undo of step {undo.step!r} failed: {undo.name}: {undo.message}"
-        if self.terminating or self.run_error is None:
-            error = ErrorInfo("RollbackError", f"terminate with rollback stopped: {why}", undo.step)
+        if isinstance(failure, StepError):
+            undo = f"{failure.error_type}: {failure.message}"
+        else:
+            undo = f"{type(failure).__name__}: {failure}" if failure else "CancelledError"
+        why = f"the undo of step {self._undoing!r} failed: {undo}"
+        if self.run_error is None:
+            error = ErrorInfo(
+                "RollbackError", f"terminate with rollback stopped: {why}", self._undoing
+            )
         else:
             run = self.run_error
             error = ErrorInfo(run.name, f"{run.message} (rollback stopped: {why})", run.step)
@@ -417,12 +453,16 @@ class ReplayExecutor:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
-    def _release_next(self) -> bool:
+    def _release_next(self, *, ending: bool = False) -> bool:
+        """Hand back the next journaled completion (or, once all are, let new work start).
+
+        `ending`: `run()` has failed; hand back only completions whose step waits for
+        them, and start nothing."""
         gates = self._gates
         while not gates.drained and gates.order[gates.position] in gates.skipped:
             gates.position += 1
         if gates.drained:
-            if self._drained_waiters:
+            if self._drained_waiters and not ending:
                 for waiter in self._drained_waiters:
                     if not waiter.done():
                         waiter.set_result(None)
@@ -431,6 +471,8 @@ class ReplayExecutor:
             return False
         done = gates.order[gates.position]
         gate = gates.waiting.pop(done, None)
+        if gate is None and ending:
+            return False  # run() failed before it reached this step: its error stands
         if gate is None:
             expected = next(r for r in self.steps.values() if r.done == done)
             self.fatal = NondeterminismError(
@@ -469,7 +511,7 @@ class ReplayExecutor:
         forgotten = self._never_awaited(branch)
         if forgotten is not None:
             self._fail(forgotten.error())
-        position = self._next_position(branch, kind)
+        position = self._next_position(branch)
         if occurrence is None:
             occurrence = next(self._occurrences[name])
         key = step_key(name, occurrence, kind)
@@ -491,57 +533,65 @@ class ReplayExecutor:
                 journaled=(record.kind, record.name),
                 called=(kind, name),
             )
-        if record is None and len(self.steps) >= self.workflow.step_limit:
+        undo = kind == StepKind.ROLLBACK  # at most one per step: never over the limit
+        if record is None and not undo and len(self.steps) >= self.workflow.step_limit:
             raise StepLimitExceededError(
                 f"step {name!r} would exceed the limit of {self.workflow.step_limit} steps "
                 "per instance"
             )
         return Claim(name, kind, occurrence, position, record)
 
-    def _next_position(self, branch: str, kind: StepKind) -> str:
-        """The branch's next position, past patch markers the code no longer asks for
-        (a removed `deprecate_patch`)."""
-        while True:
-            position = f"{branch}:{next(self._branch_steps[branch])}"
-            at = self.by_position.get(position)
-            if at is None or at.kind != StepKind.PATCH or kind == StepKind.PATCH:
-                return position
+    def _next_position(self, branch: str) -> str:
+        """The branch's next position, past patch markers there (those `patched` calls
+        answered from, and those the code no longer asks for: a removed `deprecate_patch`)."""
+        index = self._branch_next[branch]
+        while self._marker_at(branch, index) is not None:
+            index += 1
+        self._branch_next[branch] = index + 1
+        return f"{branch}:{index}"
+
+    def _marker_at(self, branch: str, index: int) -> StepRecord | None:
+        at = self.by_position.get(f"{branch}:{index}")
+        return at if at is not None and at.kind == StepKind.PATCH else None
 
     def patch(self, change_id: str, *, deprecated: bool) -> bool:
         """Whether this instance runs the patched code of `change_id` (`step.patched`).
 
-        The branch's next position decides: this patch's marker there means yes; another
-        step there means the journal was written before the patch (no, and the position
-        stays the step's); nothing there means the instance reaches this point for the
-        first time, so the marker is journaled and the answer is yes for good. The first
-        answer per change id holds for the rest of the invocation, as on every replay.
+        The branch's next position decides. Patch markers journaled there (one or more in
+        a row) that include this patch's mean yes; a step journaled there means the
+        journal was written before the patch (no); nothing there means the branch reaches
+        this point for the first time, so the marker is journaled after any others and
+        the answer is yes for good. A branch keeps its first answer per change id.
         """
-        check_step_name(change_id)
-        known = self._patches.get(change_id)
+        what = "deprecate_patch" if deprecated else "patched"
+        try:
+            check_step_name(change_id)
+        except ValidationError as exc:
+            raise ValidationError(f"step.{what}: a change id is named like a step; {exc}") from None
+        branch = BRANCH.get()
+        if branch is None or IN_STEP.get():
+            raise WorkflowError(
+                f"step.{what}({change_id!r}) must be called in run(), not inside a step"
+            )
+        known = self._patches.get((branch, change_id))
         if known is not None:
             return known
         if self.unwinding:
             raise Suspended()
-        branch = BRANCH.get()
-        if branch is None or IN_STEP.get():
-            call = "deprecate_patch" if deprecated else "patched"
-            raise WorkflowError(
-                f"step.{call}({change_id!r}) must be called in run(), not inside a step"
-            )
-        counter = self._branch_steps[branch]
-        while True:
-            index = next(counter)
-            at = self.by_position.get(f"{branch}:{index}")
-            if at is None or at.kind != StepKind.PATCH or at.name == change_id:
-                break  # another patch's marker the code no longer asks for: skip it
-        if at is not None and at.kind != StepKind.PATCH:
-            self._branch_steps[branch] = itertools.count(index)  # the position stays its own
-            answer = False
-        else:
-            if at is None and self.stop_reason != StopReason.TERMINATE:
-                self._mark_patch(change_id, f"{branch}:{index}")
+        index = self._branch_next[branch]
+        markers: set[str] = set()
+        while (marker := self._marker_at(branch, index)) is not None:
+            markers.add(marker.name)
+            index += 1
+        if change_id in markers:
             answer = True
-        self._patches[change_id] = answer
+        elif f"{branch}:{index}" in self.by_position:
+            answer = False  # a step journaled before the patch existed
+        else:
+            answer = True
+            if self.stop_reason != StopReason.TERMINATE:
+                self._mark_patch(change_id, f"{branch}:{index}")
+        self._patches[(branch, change_id)] = answer
         return answer
 
     def _mark_patch(self, change_id: str, position: str) -> None:
@@ -551,9 +601,12 @@ class ReplayExecutor:
                 f"{self.workflow.step_limit} steps per instance"
             )
         now = self.now()
+        taken = sum(
+            1 for r in self.steps.values() if r.kind == StepKind.PATCH and r.name == change_id
+        )
         marker = StepRecord(
             name=change_id,
-            occurrence=0,
+            occurrence=taken,  # one per branch that took it
             kind=StepKind.PATCH,
             position=position,
             status=StepStatus.SUCCEEDED,
@@ -621,7 +674,7 @@ class ReplayExecutor:
         terminate with rollback stops `run()`)."""
         if self.rolling_back:
             return
-        if self.stop_reason == StopReason.TERMINATE:
+        if self.stop_reason == StopReason.TERMINATE or self.run_ended:
             await self.block(None)
         if self._gates.drained:
             return
@@ -670,7 +723,7 @@ class ReplayExecutor:
                 if self.rolling_back:  # the chain goes on; the instance ends terminated
                     reason = None
             self.stop_reason = reason
-        if self.stop_reason is not None:
+        if self.stop_reason is not None or (self.run_ended and not self.rolling_back):
             await self.block(None)
         self.attempts_started += 1
 

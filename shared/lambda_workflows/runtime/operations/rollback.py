@@ -35,14 +35,21 @@ class Undo:
         return self.record.done
 
 
-def _wants_rollback_context(fn: Callable[..., Any]) -> bool:
-    """Whether `fn` takes a second positional argument (or one named `ctx`)."""
+def _context_passing(fn: Callable[..., Any]) -> str | None:
+    """How `fn` takes the rollback context: "positional" (a second positional parameter,
+    or `*args`), "keyword" (a keyword-only `ctx`), or None."""
     try:
         parameters = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return False
+        return None
     positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2 or any(p.name == "ctx" for p in parameters)
+    if len(positional) >= 2:
+        return "positional"
+    if any(p.name == "ctx" and p.kind == p.KEYWORD_ONLY for p in parameters):
+        return "keyword"
+    if any(p.kind == p.VAR_POSITIONAL for p in parameters):
+        return "positional"
+    return None
 
 
 async def _discard(result: Awaitable[Any]) -> None:
@@ -53,13 +60,15 @@ def _runner(undo: Undo, value: Any, error: ErrorInfo | None) -> Callable[[StepCo
     """The undo as a step function: it gets the step's result, and the rollback context
     if it asks for one; what it returns is not kept (an undo's result need not be JSON)."""
     record = undo.record
-    wants_context = _wants_rollback_context(undo.fn)
+    passing = _context_passing(undo.fn)
+    fn: Callable[..., Any] = undo.fn
 
     def call(attempt: StepContext) -> Any:
-        if not wants_context:
-            return undo.fn(value)  # type: ignore[call-arg]
+        if passing is None:
+            return fn(value)
         step = StepContext(record.name, record.occurrence, record.attempt_count, undo.step_config)
-        return undo.fn(value, RollbackContext(step, attempt.attempt, error))  # type: ignore[call-arg]
+        context = RollbackContext(step, attempt.attempt, error)
+        return fn(value, context) if passing == "positional" else fn(value, ctx=context)
 
     if inspect.iscoroutinefunction(undo.fn):
 
