@@ -1138,7 +1138,7 @@ def test_a_refused_release_keeps_the_slot(journal: Journal) -> None:
 
 def test_return_old_cannot_go_with_a_slot_change(journal: Journal) -> None:
     journal.create_instances([_meta("i", queue=WF)])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="slot"):
         journal.update_meta(WF, "i", {}, ADMIT, return_old=True, slot=SlotTake(1))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from lambda_workflows import NonRetryableError, Workflow, WorkflowApp, WorkflowEntrypoint
+from lambda_workflows.runtime import admission
 from lambda_workflows.runtime import worker as worker_module
 from lambda_workflows.testing import WorkflowTestEnv
 from lambda_workflows.wakeups import Wakeup
@@ -283,7 +284,7 @@ def test_a_crashed_worker_keeps_the_slot_until_its_instance_runs_again_and_ends(
 def test_a_crash_between_freeing_a_slot_and_admitting_the_next_is_swept_up(
     env: WorkflowTestEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    admit = worker_module.admit
+    admit = admission.admit
     crashes = [0]
 
     def crash_before_admitting(*args: Any, **kwargs: Any) -> Any:
