@@ -8,7 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from lambda_workflows import NonRetryableError, Workflow, WorkflowApp, WorkflowEntrypoint
+from lambda_workflows import (
+    NonRetryableError,
+    ValidationError,
+    Workflow,
+    WorkflowApp,
+    WorkflowEntrypoint,
+)
 from lambda_workflows.runtime import admission
 from lambda_workflows.runtime import worker as worker_module
 from lambda_workflows.testing import WorkflowTestEnv
@@ -317,3 +323,10 @@ def test_a_workflow_without_a_cap_is_not_queued(env: WorkflowTestEnv) -> None:
     assert set(_statuses(env, "free", *(f"f{i}" for i in range(5))).values()) == {"waiting"}
     assert _holders(env, "free") == frozenset()
     assert env.engine.services.journal.get_meta("free", "f0").queue is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1001])
+def test_a_cap_is_from_1_to_1000(bad: int) -> None:
+    with pytest.raises(ValidationError, match="concurrency must be from 1 to 1000"):
+        Workflow("w", Capped, concurrency=bad)
+    assert Workflow("w", Capped, concurrency=1000).concurrency == 1000
