@@ -9,6 +9,8 @@ from typing import Any
 from lambda_workflows import Workflow, WorkflowApp, WorkflowEntrypoint
 from lambda_workflows.testing import WorkflowTestEnv
 
+from benchmarks.step_overhead import _count_requests
+
 INSTANCES = 6
 
 
@@ -30,22 +32,9 @@ lease, load, step, sleep, suspend (+ its wake-up), lease, load, sleep's end, ste
 
 def _worker_requests(workflow: str) -> Counter[str]:
     """The requests the worker handler made for `INSTANCES` instances of `workflow`."""
-    counter: Counter[str] = Counter()
     with WorkflowTestEnv(APP) as env:
         active = [False]
-
-        def count(event_name: str, **_: Any) -> None:
-            if active[0]:
-                counter.update([event_name.split(".", 1)[1]])
-
-        services = env.engine.services
-        for client in (
-            services.journal._ddb,  # type: ignore[attr-defined]
-            services.payloads._blobs._s3,  # type: ignore[attr-defined]
-            services.wakeups._sqs,  # type: ignore[attr-defined]
-            services.wakeups._scheduler,  # type: ignore[attr-defined]
-        ):
-            client.meta.events.register("before-call", count)
+        counter = _count_requests(env, active)
         handler = env.pump.handler
 
         def counted(event: Any, context: Any) -> Any:

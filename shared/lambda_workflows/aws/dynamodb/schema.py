@@ -52,35 +52,25 @@ def table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "sk", "KeyType": "RANGE"},
         ],
         "GlobalSecondaryIndexes": [
-            {
-                "IndexName": GSI_NAME,
-                "KeySchema": [
-                    {"AttributeName": "wf", "KeyType": "HASH"},
-                    {"AttributeName": "gs", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": DUE_GSI_NAME,
-                "KeySchema": [
-                    {"AttributeName": "dp", "KeyType": "HASH"},
-                    {"AttributeName": "du", "KeyType": "RANGE"},
-                ],
-                "Projection": {
-                    "ProjectionType": "INCLUDE",
-                    "NonKeyAttributes": ["wf", "id", "ca", "st", "g", "ep", "fa", "wt"],
-                },
-            },
-            {
-                "IndexName": QUEUE_GSI_NAME,
-                "KeySchema": [
-                    {"AttributeName": "qw", "KeyType": "HASH"},
-                    {"AttributeName": "gs", "KeyType": "RANGE"},
-                ],
-                "Projection": {
-                    "ProjectionType": "INCLUDE",
-                    "NonKeyAttributes": ["wf", "id", "ca", "st", "g", "ep"],
-                },
-            },
+            _index(GSI_NAME, "wf", "gs"),
+            _index(DUE_GSI_NAME, "dp", "du", ["wf", "id", "ca", "st", "g", "ep", "fa", "wt"]),
+            _index(QUEUE_GSI_NAME, "qw", "gs", ["wf", "id", "ca", "st", "g", "ep"]),
         ],
+    }
+
+
+def _index(
+    name: str, hash_key: str, range_key: str, include: list[str] | None = None
+) -> dict[str, Any]:
+    """A GSI's definition: all attributes projected, or the keys and `include`."""
+    projection: dict[str, Any] = {"ProjectionType": "ALL"}
+    if include is not None:
+        projection = {"ProjectionType": "INCLUDE", "NonKeyAttributes": include}
+    return {
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": hash_key, "KeyType": "HASH"},
+            {"AttributeName": range_key, "KeyType": "RANGE"},
+        ],
+        "Projection": projection,
     }
