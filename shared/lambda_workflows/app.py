@@ -29,6 +29,9 @@ from lambda_workflows.names import check_workflow_name
 from lambda_workflows.schedule_expressions import ScheduleExpression, parse_schedule
 
 DEFAULT_STEP_LIMIT = 10_000
+MAX_CONCURRENCY = 1_000
+"""Most slots a capped workflow may have: the ids of their holders share one DynamoDB item
+(400 KB; an id is up to 100 characters)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class Workflow:
     """One workflow of the app.
 
     `binding` names the `self.env` attribute other workflows use to create instances of
-    it; `concurrency` caps its running instances; `step_limit` caps steps per instance.
+    it; `concurrency` caps its instances running or waiting at once (the others stay
+    queued, oldest first); `step_limit` caps steps per instance.
     """
 
     name: str
@@ -58,8 +62,11 @@ class Workflow:
             raise ValidationError(f"workflow {self.name!r}: {self.cls.params_problem}")
         if self.step_limit < 1:
             raise ValidationError(f"workflow {self.name!r}: step_limit must be >= 1")
-        if self.concurrency is not None and self.concurrency < 1:
-            raise ValidationError(f"workflow {self.name!r}: concurrency must be >= 1")
+        if self.concurrency is not None and not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise ValidationError(
+                f"workflow {self.name!r}: concurrency must be from 1 to {MAX_CONCURRENCY} "
+                "(None: no cap)"
+            )
 
     @property
     def params_model(self) -> type[BaseModel] | None:

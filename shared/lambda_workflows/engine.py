@@ -44,7 +44,8 @@ class Engine:
         env.update({w.binding: self._bindings[w.name] for w in app.workflows if w.binding})
         self.env = Env(env)
         self.worker = Worker(app, services, self.env, worker_settings)
-        self.sweeper = Sweeper(services)
+        caps = {w.name: w.concurrency for w in app.workflows if w.concurrency is not None}
+        self.sweeper = Sweeper(services, caps=caps)
         self.crons = CronRunner(app, self.env)
 
     def binding(self, workflow: str) -> WorkflowBinding:

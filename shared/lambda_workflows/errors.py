@@ -224,6 +224,15 @@ class StepConditionFailedError(ConditionFailedError):
         self.current = current
 
 
+class SlotsFullError(ConditionFailedError):
+    """A concurrency slot could not be taken: `limit` instances of the workflow hold one
+    already. Nothing was written."""
+
+    def __init__(self, workflow: str) -> None:
+        super().__init__(f"every concurrency slot of {workflow!r} is taken")
+        self.workflow = workflow
+
+
 class InstanceExistsError(Exception):
     """`create_instances` met ids that exist already; nothing was written."""
 

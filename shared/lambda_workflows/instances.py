@@ -18,7 +18,7 @@ from lambda_workflows.errors import (
     MetaConditionFailedError,
     ValidationError,
 )
-from lambda_workflows.journal.base import Journal, MetaCondition
+from lambda_workflows.journal.base import Journal, MetaCondition, SlotRelease
 from lambda_workflows.journal.document import JournalDocument, export_journal
 from lambda_workflows.journal.records import (
     OPEN,
@@ -39,6 +39,7 @@ from lambda_workflows.payloads import (
     to_json_value,
 )
 from lambda_workflows.purge import purge_instance
+from lambda_workflows.runtime.admission import admit
 from lambda_workflows.runtime.delivery import deliver_event, notify_watchers
 from lambda_workflows.services import Services
 from lambda_workflows.status import InstanceDetails, InstanceList, InstanceSummary
@@ -132,11 +133,31 @@ class Instance:
         services = self._binding.services
         return export_journal(snapshot, services.payloads.unpack, now_ms(services.clock), max_bytes)
 
+    @property
+    def _cap(self) -> int | None:
+        return self._binding.workflow.concurrency
+
+    def _queue(self, changes: dict[str, Any], queued: bool) -> SlotRelease | None:
+        """For a capped workflow: put the instance in its admission queue or take it out
+        (in `changes`), and give back its slot (the `slot` of the same write)."""
+        if self._cap is None:
+            return None
+        changes["queue"] = self._binding.name if queued else None
+        if queued:
+            changes["due_at"] = None  # a slot, not a deadline, starts it (see admission)
+        return SlotRelease()
+
+    def _refill(self) -> None:
+        """Hand a slot this instance gave back to the oldest queued instance."""
+        if self._cap is not None:
+            admit(self._binding.services, self._binding.name, self._cap)
+
     def _transition(
         self,
         allowed: Iterable[InstanceStatus],
         changes: Mapping[str, Any],
         action: str,
+        slot: SlotRelease | None = None,
     ) -> InstanceMeta:
         try:
             meta = self._journal.update_meta(
@@ -145,6 +166,7 @@ class Instance:
                 changes,
                 MetaCondition(status_in=frozenset(allowed)),
                 return_new=True,
+                slot=slot,
             )
         except MetaConditionFailedError as exc:
             if exc.current is None:
@@ -156,16 +178,22 @@ class Instance:
         return meta
 
     def pause(self) -> None:
-        """Pause at the next step boundary (`waitingForPause` while a step runs)."""
+        """Pause at the next step boundary (`waitingForPause` while a step runs).
+
+        A paused instance of a capped workflow gives its slot back (see decisions.md)."""
         for _ in range(3):
+            slot = None
             if self._meta().status == InstanceStatus.RUNNING:
                 allowed = {InstanceStatus.RUNNING}
                 changes: dict[str, Any] = {"status": InstanceStatus.WAITING_FOR_PAUSE}
             else:
                 allowed = {InstanceStatus.QUEUED, InstanceStatus.WAITING}
                 changes = {"status": InstanceStatus.PAUSED, "due_at": None}
+                slot = self._queue(changes, queued=False)
             try:
-                self._transition(allowed, changes, "pause")
+                self._transition(allowed, changes, "pause", slot)
+                if slot is not None:
+                    self._refill()
                 return
             except InstanceConflictError:
                 if self._meta().status not in RUNNABLE:
@@ -180,11 +208,12 @@ class Instance:
                 {InstanceStatus.WAITING_FOR_PAUSE}, {"status": InstanceStatus.RUNNING}, "resume"
             )
             return
-        meta = self._transition(
-            {InstanceStatus.PAUSED},
-            {"status": InstanceStatus.QUEUED, "due_at": now_ms(self._binding.services.clock)},
-            "resume",
-        )
+        changes: dict[str, Any] = {
+            "status": InstanceStatus.QUEUED,
+            "due_at": now_ms(self._binding.services.clock),
+        }
+        self._queue(changes, queued=True)  # it holds no slot: it takes its turn for one
+        meta = self._transition({InstanceStatus.PAUSED}, changes, "resume")
         self._wake(meta)
 
     def terminate(self, *, rollback: bool = False) -> None:
@@ -204,18 +233,17 @@ class Instance:
         services = self._binding.services
         if meta.status == InstanceStatus.TERMINATED:
             notify_watchers(services, meta)
-        ended = self._transition(
-            OPEN,
-            {
-                "status": InstanceStatus.TERMINATED,
-                "lease_owner": None,
-                "lease_until": None,
-                "due_at": now_ms(services.clock),  # cleared once waiting parents are told
-                "finished_at": now_ms(services.clock),
-            },
-            "terminate",
-        )
+        changes: dict[str, Any] = {
+            "status": InstanceStatus.TERMINATED,
+            "lease_owner": None,
+            "lease_until": None,
+            "due_at": now_ms(services.clock),  # cleared once waiting parents are told
+            "finished_at": now_ms(services.clock),
+        }
+        slot = self._queue(changes, queued=False)
+        ended = self._transition(OPEN, changes, "terminate", slot)
         notify_watchers(services, ended)
+        self._refill()
 
     def _has_completed_steps(self) -> bool:
         snapshot = self._journal.load(self._binding.name, self.id)
@@ -236,21 +264,26 @@ class Instance:
                 return False
             if meta.terminating:
                 return True
+            changes: dict[str, Any] = {"terminating": True}
             if meta.status in (InstanceStatus.RUNNING, InstanceStatus.WAITING_FOR_PAUSE):
-                changes: dict[str, Any] = {"status": InstanceStatus.RUNNING, "terminating": True}
-            else:  # queued, waiting or paused: a worker must come
-                status = InstanceStatus.WAITING if meta.status == InstanceStatus.PAUSED else None
-                changes = {
-                    "status": status or meta.status,
-                    "terminating": True,
-                    "due_at": now_ms(services.clock),
-                }
+                changes["status"] = InstanceStatus.RUNNING
+            elif self._cap is not None and meta.status != InstanceStatus.WAITING:
+                # queued or paused (no slot): it takes its turn for a slot, then rolls back
+                changes["status"] = InstanceStatus.QUEUED
+                self._queue(changes, queued=True)
+            else:  # waiting, or queued or paused without a cap: a worker must come
+                changes["status"] = (
+                    InstanceStatus.WAITING if meta.status == InstanceStatus.PAUSED else meta.status
+                )
+                changes["due_at"] = now_ms(services.clock)
             try:
                 flagged = self._transition({meta.status}, changes, "terminate")
             except InstanceConflictError:
                 continue
-            if "due_at" in changes:
+            if changes.get("due_at") is not None:
                 self._wake(flagged)
+            elif changes.get("queue") is not None:
+                self._refill()
             return True
         raise InstanceConflictError(f"instance {self.id!r} kept changing status; try again")
 
@@ -316,22 +349,22 @@ class Instance:
         self._wake(restarted)
 
     def _restarted(self, status: InstanceStatus, generation: int) -> InstanceMeta:
-        return self._transition(
-            {status},
-            {
-                "status": InstanceStatus.QUEUED,
-                "generation": generation,
-                "output": None,
-                "output_ref": None,
-                "error": None,
-                "lease_owner": None,
-                "lease_until": None,
-                "due_at": now_ms(self._binding.services.clock),
-                "started_at": None,
-                "finished_at": None,
-            },
-            "restart",
-        )
+        changes: dict[str, Any] = {
+            "status": InstanceStatus.QUEUED,
+            "generation": generation,
+            "output": None,
+            "output_ref": None,
+            "error": None,
+            "lease_owner": None,
+            "lease_until": None,
+            "due_at": now_ms(self._binding.services.clock),
+            "started_at": None,
+            "finished_at": None,
+        }
+        # a capped instance gives its slot back and queues again: its wake-up's admission
+        # hands the slot to the oldest queued instance, most often itself (created first)
+        slot = self._queue(changes, queued=True)
+        return self._transition({status}, changes, "restart", slot)
 
     def _discard_leftovers(self) -> None:
         """Remove what is left of an instance whose meta item is gone."""
@@ -454,6 +487,7 @@ class WorkflowBinding:
         packed = self.services.payloads.prepare(
             value, owner=f"{self.name}/{chosen}/params", inline_limit=PARAMS_INLINE_BYTES
         )
+        capped = self.workflow.concurrency is not None
         meta = InstanceMeta(
             workflow=self.name,
             instance_id=chosen,
@@ -461,7 +495,8 @@ class WorkflowBinding:
             params=packed.inline,
             params_ref=packed.ref,
             created_at=now,
-            due_at=now,
+            due_at=None if capped else now,  # capped: its admission sets it
+            queue=self.name if capped else None,
         )
         return _NewInstance(meta, packed)
 

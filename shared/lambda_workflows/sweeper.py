@@ -8,11 +8,15 @@ period. While all is well it finds nothing.
 
 A finished instance's `due_at` is its expiry (its end plus the app's retention): when it
 comes, the sweeper deletes the instance with its journal, events and stored values.
+
+For each capped workflow (`Workflow(concurrency=N)`) it also hands free slots to queued
+instances (a crash between freeing a slot and admitting the next instance): one read of
+the workflow's slot item, and one query of its queue only when a slot is free.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lambda_workflows.clock import now_ms
@@ -20,6 +24,7 @@ from lambda_workflows.errors import MetaConditionFailedError
 from lambda_workflows.journal.base import MetaCondition
 from lambda_workflows.journal.records import FINISHED, InstanceMeta
 from lambda_workflows.purge import purge_instance
+from lambda_workflows.runtime.admission import admit
 from lambda_workflows.runtime.delivery import expiry_of
 from lambda_workflows.services import Services
 from lambda_workflows.wakeups import Wakeup
@@ -40,15 +45,24 @@ class SweeperSettings:
 
 
 class Sweeper:
-    def __init__(self, services: Services, settings: SweeperSettings | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        settings: SweeperSettings | None = None,
+        caps: Mapping[str, int] | None = None,
+    ) -> None:
+        """`caps`: the concurrency cap of each capped workflow of the app, by name."""
         self.services = services
         self.settings = settings or SweeperSettings()
+        self.caps = dict(caps or {})
 
     def sweep(self, time_left_ms: Callable[[], int] | None = None) -> list[Wakeup]:
         """Re-send the wake-ups of overdue instances, then delete expired ones while
         `time_left_ms()` (the invocation's remaining time) allows; return the wake-ups."""
         now = now_ms(self.services.clock)
         resent: list[Wakeup] = []
+        for workflow, cap in self.caps.items():
+            resent += admit(self.services, workflow, cap)
         for _ in range(self.settings.rounds):
             due = self.services.journal.list_due(now - self.settings.grace_ms, self.settings.batch)
             expired = [meta for meta in due if self._settled(meta)]

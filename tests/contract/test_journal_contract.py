@@ -20,6 +20,7 @@ from lambda_workflows.errors import (
     InstanceExistsError,
     ItemTooLargeError,
     MetaConditionFailedError,
+    SlotsFullError,
     StepConditionFailedError,
     ValidationError,
 )
@@ -35,6 +36,8 @@ from lambda_workflows.journal import (
     MemoryJournal,
     MetaCondition,
     NewEvent,
+    SlotRelease,
+    SlotTake,
     StepKind,
     StepRecord,
     StepStatus,
@@ -1050,3 +1053,115 @@ def test_delete_instance_of_a_missing_instance_says_so(journal: Journal) -> None
     with pytest.raises(MetaConditionFailedError) as failure:
         journal.delete_instance(WF, "nope")
     assert failure.value.current is None
+
+
+# -- concurrency slots (Workflow(concurrency=N)) ---------------------------------------
+
+ADMIT = MetaCondition(status_in=QUEUED_ONLY, holds_slot=False)
+
+
+def _admit(journal: Journal, instance_id: str, limit: int = 2) -> None:
+    journal.update_meta(WF, instance_id, {"queue": None}, ADMIT, slot=SlotTake(limit))
+
+
+def test_slots_are_taken_up_to_the_limit_with_the_meta_write(journal: Journal) -> None:
+    journal.create_instances([_meta(f"i{n}", queue=WF) for n in range(3)])
+    assert journal.slot_holders(WF) == frozenset()
+    _admit(journal, "i0")
+    _admit(journal, "i1")
+    assert journal.slot_holders(WF) == {"i0", "i1"}
+    assert _meta_of(journal, "i0").holds_slot
+    assert _meta_of(journal, "i0").queue is None
+    with pytest.raises(SlotsFullError):
+        _admit(journal, "i2")
+    third = _meta_of(journal, "i2")  # nothing of the refused write was applied
+    assert (third.holds_slot, third.queue) == (False, WF)
+    assert journal.slot_holders(WF) == {"i0", "i1"}
+    assert journal.slot_holders("other") == frozenset()
+
+
+def test_a_failed_meta_condition_takes_no_slot(journal: Journal) -> None:
+    journal.create_instances([_meta("i", status=InstanceStatus.RUNNING), _meta("j", queue=WF)])
+    with pytest.raises(MetaConditionFailedError) as failed:
+        _admit(journal, "i")
+    assert failed.value.current is not None
+    assert failed.value.current.status == InstanceStatus.RUNNING
+    with pytest.raises(MetaConditionFailedError) as missing:
+        _admit(journal, "nobody")
+    assert missing.value.current is None
+    assert journal.slot_holders(WF) == frozenset()
+    _admit(journal, "j")
+    with pytest.raises(MetaConditionFailedError):  # holds one already: holds_slot=False fails
+        _admit(journal, "j")
+    assert journal.slot_holders(WF) == {"j"}
+
+
+def test_a_meta_condition_on_the_slot(journal: Journal) -> None:
+    journal.create_instances([_meta("i", queue=WF)])
+    with pytest.raises(MetaConditionFailedError):
+        journal.update_meta(WF, "i", {"epoch": 1}, MetaCondition(holds_slot=True))
+    _admit(journal, "i")
+    journal.update_meta(WF, "i", {"epoch": 1}, MetaCondition(holds_slot=True))
+    assert _meta_of(journal).epoch == 1
+
+
+def test_a_slot_is_given_back_with_the_meta_write_once(journal: Journal) -> None:
+    journal.create_instances([_meta("i", queue=WF), _meta("j", queue=WF)])
+    _admit(journal, "i", limit=1)
+    ended = journal.update_meta(
+        WF,
+        "i",
+        {"status": InstanceStatus.COMPLETE},
+        MetaCondition(status_in=QUEUED_ONLY),
+        return_new=True,
+        slot=SlotRelease(),
+    )
+    assert ended is not None
+    assert (ended.status, ended.holds_slot) == (InstanceStatus.COMPLETE, False)
+    assert journal.slot_holders(WF) == frozenset()
+    journal.update_meta(WF, "i", {}, MetaCondition(), slot=SlotRelease())  # again: a no-op
+    assert journal.slot_holders(WF) == frozenset()
+    _admit(journal, "j", limit=1)
+    assert journal.slot_holders(WF) == {"j"}
+
+
+def test_a_refused_release_keeps_the_slot(journal: Journal) -> None:
+    journal.create_instances([_meta("i", queue=WF)])
+    _admit(journal, "i")
+    with pytest.raises(MetaConditionFailedError):
+        journal.update_meta(
+            WF, "i", {}, MetaCondition(status_in=frozenset(OPEN) - QUEUED_ONLY), slot=SlotRelease()
+        )
+    assert journal.slot_holders(WF) == {"i"}
+    assert _meta_of(journal).holds_slot
+
+
+def test_return_old_cannot_go_with_a_slot_change(journal: Journal) -> None:
+    journal.create_instances([_meta("i", queue=WF)])
+    with pytest.raises(ValueError, match="slot"):
+        journal.update_meta(WF, "i", {}, ADMIT, return_old=True, slot=SlotTake(1))
+
+
+def test_the_queue_is_in_creation_order_ties_by_id(journal: Journal) -> None:
+    journal.create_instances(
+        [
+            _meta("late", created=9, queue=WF),
+            _meta("b", created=5, queue=WF),
+            _meta("a", created=5, queue=WF),
+            _meta("first", created=1, queue=WF),
+            _meta("not-queued", created=2),
+        ]
+    )
+    journal.create_instances([InstanceMeta("other", "x", InstanceStatus.QUEUED, None, 0)])
+    assert [m.instance_id for m in journal.queued(WF, 10)] == ["first", "a", "b", "late"]
+    assert [m.instance_id for m in journal.queued(WF, 2)] == ["first", "a"]
+    head = journal.queued(WF, 1)[0]
+    assert (head.workflow, head.status, head.generation, head.created_at) == (
+        WF,
+        InstanceStatus.QUEUED,
+        0,
+        1,
+    )
+    _admit(journal, "first")  # leaves the queue (`queue` removed)
+    journal.update_meta(WF, "not-queued", {"queue": WF}, MetaCondition())  # joins it
+    assert [m.instance_id for m in journal.queued(WF, 10)] == ["not-queued", "a", "b", "late"]

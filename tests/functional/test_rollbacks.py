@@ -358,3 +358,24 @@ def test_lwf_terminate_rollback(env: Any, tmp_path: Any) -> None:
     assert ledger[-2:] == ["cancel H-7", "cancel F-1"]
     rows = [line for line in described.output.splitlines() if "rollback" in line]
     assert len(rows) == 2, described.output
+
+
+def test_terminate_with_rollback_of_a_paused_instance_of_a_capped_workflow(
+    make_env: Any,
+) -> None:
+    """A paused instance gave its slot back: it waits for one in turn, then rolls back."""
+    ledger.clear()
+    Trip.charge_ok = False
+    Trip.catch = False
+    env = make_env(WorkflowApp([Workflow("trip", Trip, concurrency=1)]))
+    first = env.binding("trip").create(id="first")
+    env.run_until_idle()
+    first.pause()
+    second = env.binding("trip").create(id="second")
+    env.run_until_idle()
+    assert second.status().status == "waiting"  # it has the one slot
+    first.terminate(rollback=True)
+    assert first.status().status == "queued"
+    env.wait_for_status("trip", "first", "terminated")
+    assert env.binding("trip").get("second").status().status == "errored"  # it ended first
+    assert ledger.count("cancel F-1") == 2  # both rolled back

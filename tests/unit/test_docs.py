@@ -55,6 +55,12 @@ def _with_blank_lines(lines: list[str]) -> list[str]:
     return out
 
 
+def test_the_guides_concurrency_example_is_a_test_that_runs() -> None:
+    (example,) = [b for b in _python_blocks("docs/guide.md") if "concurrency=2" in b]
+    tests = (ROOT / "tests/functional/examples/test_concurrency_guide.py").read_text()
+    assert example in tests
+
+
 def _squeezed(text: str) -> str:
     return "".join(text.split())
 

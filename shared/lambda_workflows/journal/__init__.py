@@ -9,6 +9,9 @@ from lambda_workflows.journal.base import (
     Journal,
     MetaCondition,
     NewEvent,
+    SlotChange,
+    SlotRelease,
+    SlotTake,
 )
 from lambda_workflows.journal.memory import MemoryJournal
 from lambda_workflows.journal.records import (
@@ -41,6 +44,9 @@ __all__ = [
     "MemoryJournal",
     "MetaCondition",
     "NewEvent",
+    "SlotChange",
+    "SlotRelease",
+    "SlotTake",
     "Snapshot",
     "StepKind",
     "StepRecord",

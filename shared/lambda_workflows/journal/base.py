@@ -43,6 +43,7 @@ META_FIELDS = frozenset(
         "lease_until",
         "due_at",
         "terminating",
+        "queue",
     }
 )
 """The meta fields `update_meta` may change."""
@@ -60,6 +61,7 @@ class MetaCondition:
     inbox: int | None = None
     terminating: bool | None = None
     """True: a `terminate(rollback=True)` is pending; False: none is."""
+    holds_slot: bool | None = None
 
     def holds(self, meta: InstanceMeta) -> bool:
         """Evaluate in memory (the DynamoDB journal compiles it to a ConditionExpression)."""
@@ -79,7 +81,27 @@ class MetaCondition:
             return False
         if self.terminating is not None and bool(meta.terminating) != self.terminating:
             return False
+        if self.holds_slot is not None and meta.holds_slot != self.holds_slot:
+            return False
         return self.inbox is None or meta.inbox == self.inbox
+
+
+@dataclass(frozen=True)
+class SlotTake:
+    """With `update_meta`: take a concurrency slot of the instance's workflow in the same
+    atomic write (the meta gets `holds_slot`). `SlotsFullError` when `limit` instances
+    hold one already (and the meta condition holds)."""
+
+    limit: int
+
+
+@dataclass(frozen=True)
+class SlotRelease:
+    """With `update_meta`: give the instance's slot back in the same atomic write (the
+    meta loses `holds_slot`); a no-op on the slots when it holds none."""
+
+
+SlotChange = SlotTake | SlotRelease
 
 
 @dataclass(frozen=True)
@@ -120,6 +142,7 @@ class Journal(Protocol):
         set_if_missing: Mapping[str, Any] | None = None,
         return_new: bool = False,
         return_old: bool = False,
+        slot: SlotChange | None = None,
     ) -> InstanceMeta | None:
         """Apply `changes` (None removes a field) if `condition` holds.
 
@@ -127,7 +150,13 @@ class Journal(Protocol):
         Returns the new meta when `return_new`, the meta as it was before this write
         when `return_old` (not both), else None.
 
-        Raises `MetaConditionFailedError(current meta or None)` otherwise.
+        `slot` takes or gives back a concurrency slot of the workflow atomically with the
+        meta write (a transaction on DynamoDB: only capped workflows pay for it). With a
+        slot change, `return_old` is refused and `return_new` is the meta read right
+        after the write.
+
+        Raises `MetaConditionFailedError(current meta or None)` otherwise, and
+        `SlotsFullError` when the condition holds but no slot is free.
         """
 
     def put_step(
@@ -200,6 +229,14 @@ class Journal(Protocol):
         A deleted event's `event_id` is forgotten with it: sending it again is a new
         event. Not atomic; idempotent.
         """
+
+    def slot_holders(self, workflow: str) -> frozenset[str]:
+        """Ids of the instances of `workflow` holding one of its concurrency slots."""
+
+    def queued(self, workflow: str, limit: int) -> list[InstanceMeta]:
+        """Up to `limit` instances in `workflow`'s admission queue (those whose `queue` is
+        `workflow`), in creation order, ties broken by id. Read from an index: it may lag
+        a write by a moment (the conditional admission write decides)."""
 
     def list_due(self, before_ms: int, limit: int = 100) -> list[InstanceMeta]:
         """Instances whose `due_at` is before `before_ms`, oldest first (for the sweeper)."""

@@ -16,6 +16,7 @@ from lambda_workflows.errors import (
     InstanceExistsError,
     ItemTooLargeError,
     MetaConditionFailedError,
+    SlotsFullError,
     StepConditionFailedError,
     ValidationError,
 )
@@ -26,6 +27,8 @@ from lambda_workflows.journal.base import (
     InstancePage,
     MetaCondition,
     NewEvent,
+    SlotChange,
+    SlotTake,
 )
 from lambda_workflows.journal.cursors import decode_cursor, encode_cursor
 from lambda_workflows.journal.records import (
@@ -57,6 +60,7 @@ class MemoryJournal:
 
     def __init__(self) -> None:
         self._partitions: dict[tuple[str, str], _Partition] = {}
+        self._slots: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self.writes = 0
 
@@ -101,9 +105,12 @@ class MemoryJournal:
         set_if_missing: Mapping[str, Any] | None = None,
         return_new: bool = False,
         return_old: bool = False,
+        slot: SlotChange | None = None,
     ) -> InstanceMeta | None:
         if return_new and return_old:
             raise ValueError("return_new or return_old, not both")
+        if slot is not None and return_old:
+            raise ValueError("return_old cannot go with a slot change")
         unknown = (set(changes) | set(set_if_missing or {})) - META_FIELDS
         if unknown:
             raise ValueError(f"unknown meta fields {sorted(unknown)}")
@@ -118,6 +125,15 @@ class MemoryJournal:
             }
             updated = dataclasses.replace(part.meta, **changes, **missing)
             _check_size(updated)
+            if slot is not None:
+                holders = self._slots.setdefault(workflow, set())
+                if isinstance(slot, SlotTake):
+                    if instance_id not in holders and len(holders) >= slot.limit:
+                        raise SlotsFullError(workflow)
+                    holders.add(instance_id)
+                else:
+                    holders.discard(instance_id)
+                updated.holds_slot = isinstance(slot, SlotTake)
             old, part.meta = part.meta, updated
             self.writes += 1
             if return_old:
@@ -238,6 +254,15 @@ class MemoryJournal:
                 part.events.pop(event.seq, None)
                 if event.event_id is not None:
                     part.event_ids.pop(event.event_id, None)
+
+    def slot_holders(self, workflow: str) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._slots.get(workflow, ()))
+
+    def queued(self, workflow: str, limit: int) -> list[InstanceMeta]:
+        with self._lock:
+            waiting = [p.meta for p in self._partitions.values() if p.meta.queue == workflow]
+            return [copy.deepcopy(m) for m in sorted(waiting, key=_sort_key)[:limit]]
 
     def list_due(self, before_ms: int, limit: int = 100) -> list[InstanceMeta]:
         with self._lock:

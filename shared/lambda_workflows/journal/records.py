@@ -186,6 +186,13 @@ class InstanceMeta:
     undo chain and ends the instance `terminated` (None otherwise)."""
     watchers: list[str] = field(default_factory=list)
     """Instances (`workflow#id`) waiting in `step.wait_for_workflow` for this one to end."""
+    queue: str | None = None
+    """The workflow's name while the instance waits in `queued` for a concurrency slot
+    (`Workflow(concurrency=N)`): it is then in the workflow's admission queue, oldest
+    first. None otherwise, and always for workflows without a cap."""
+    holds_slot: bool = False
+    """It holds one of its workflow's concurrency slots. Only slot changes set or clear
+    it, in the same atomic write as the slot item (`Journal.update_meta(slot=...)`)."""
 
 
 @dataclass

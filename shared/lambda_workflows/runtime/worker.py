@@ -20,7 +20,7 @@ from lambda_workflows.errors import (
     NotJsonError,
     OutputTooLargeError,
 )
-from lambda_workflows.journal.base import MetaCondition
+from lambda_workflows.journal.base import MetaCondition, SlotRelease
 from lambda_workflows.journal.records import (
     FINISHED,
     RUNNABLE,
@@ -30,6 +30,7 @@ from lambda_workflows.journal.records import (
 )
 from lambda_workflows.metrics import Suspensions, WakeupLagMs
 from lambda_workflows.payloads import META_VALUES_BYTES, size_of
+from lambda_workflows.runtime.admission import admit
 from lambda_workflows.runtime.delivery import notify_watchers
 from lambda_workflows.runtime.executor import Outcome, ReplayExecutor
 from lambda_workflows.runtime.policy import LeasePolicy, lease_length
@@ -92,6 +93,17 @@ def _overdue(wakeup: Wakeup, current: InstanceMeta | None, now: int) -> bool:
     )
 
 
+def _waits_for_a_slot(wakeup: Wakeup, current: InstanceMeta | None) -> bool:
+    """The wake-up is the instance's, which is queued without a concurrency slot."""
+    return (
+        current is not None
+        and current.status == InstanceStatus.QUEUED
+        and not current.holds_slot
+        and current.generation == wakeup.generation
+        and current.epoch == wakeup.epoch
+    )
+
+
 def retry_delay_ms(retry: int) -> int:
     """Backoff of the `retry`-th prompt retry: 1, 2, 4, ... seconds, at most a minute."""
     delay: int = 1000 * 2 ** max(0, retry - 1)
@@ -127,6 +139,7 @@ class Worker:
 
     def _process(self, wakeup: Wakeup, remaining_ms: Callable[[], int]) -> str:
         workflow = self.app.workflow(wakeup.workflow)  # unknown: redelivered, then the DLQ
+        cap = workflow.concurrency
         journal = self.services.journal
         owner = uuid.uuid4().hex
         now = now_ms(self.services.clock)
@@ -148,12 +161,19 @@ class Worker:
                     generation=wakeup.generation,
                     epoch=wakeup.epoch,
                     lease_free_at=now,
+                    holds_slot=None if cap is None else True,
                 ),
                 set_if_missing={"started_at": now},
                 return_old=True,
             )
         except MetaConditionFailedError as exc:
             current = exc.current
+            if cap is not None and _waits_for_a_slot(wakeup, current):
+                # Its first start (or a restart, or a resume): slots go oldest first.
+                admitted = admit(self.services, wakeup.workflow, cap, keep=wakeup.instance_id)
+                if all(w.instance_id != wakeup.instance_id for w in admitted):
+                    return "queued"  # an older one got the slot; a freed slot wakes it
+                return self._process(wakeup, remaining_ms)
             if _overdue(wakeup, current, now):  # its own wake-up was lost: act as it
                 assert current is not None
                 wakeup = dataclasses.replace(wakeup, epoch=current.epoch)
@@ -238,6 +258,7 @@ class Worker:
     def _not_leased(self, wakeup: Wakeup, current: InstanceMeta | None, now: int) -> str:
         if current is not None and current.status in FINISHED:
             notify_watchers(self.services, current)  # if a crash cut the notification short
+            self._refill(wakeup.workflow)  # likewise, the admission after its slot freed
             return "stale"
         if (
             current is not None
@@ -274,10 +295,22 @@ class Worker:
                     generation=wakeup.generation,
                     lease_free_at=now,
                 ),
+                slot=self._slot_release(wakeup.workflow),
             )
         except MetaConditionFailedError:
             return "stale"
+        self._refill(wakeup.workflow)
         return str(InstanceStatus.PAUSED)
+
+    def _slot_release(self, workflow: str) -> SlotRelease | None:
+        """Give the slot back with the write that ends or pauses a capped instance."""
+        return None if self.app.workflow(workflow).concurrency is None else SlotRelease()
+
+    def _refill(self, workflow: str) -> None:
+        """After a slot of a capped workflow may have been freed: admit the next ones."""
+        cap = self.app.workflow(workflow).concurrency
+        if cap is not None:
+            admit(self.services, workflow, cap)
 
     def _send(self, wakeup: Wakeup, at_ms: int) -> None:
         self.services.wakeups.send(wakeup, at_ms=at_ms, now_ms=now_ms(self.services.clock))
@@ -349,9 +382,11 @@ class Worker:
                 MetaCondition(
                     status_in=_FINISHING, generation=wakeup.generation, lease_owner=owner
                 ),
+                slot=self._slot_release(wakeup.workflow),
             )
         except MetaConditionFailedError:
             return "lost"
+        self._refill(wakeup.workflow)
         return str(status)
 
     def _finish(
@@ -403,6 +438,7 @@ class Worker:
                     terminating=None if asked or seen is None else False,
                 ),
                 return_new=True,
+                slot=self._slot_release(wakeup.workflow),
             )
         except MetaConditionFailedError as exc:
             current = exc.current
@@ -411,4 +447,5 @@ class Worker:
             return "lost"
         if ended is not None:
             notify_watchers(self.services, ended)
+        self._refill(wakeup.workflow)
         return str(changes["status"])

@@ -41,7 +41,10 @@ META_ATTRS: dict[str, tuple[str, str]] = {
     "lease_until": ("lu", "N"),
     "due_at": ("du", "N"),
     "terminating": ("tr", "B"),
+    "queue": ("qw", "S"),
 }
+HOLDS_SLOT = "sl"
+"""Attribute of a meta item that holds a concurrency slot (BOOL true; absent otherwise)."""
 assert set(META_ATTRS) == META_FIELDS
 
 
@@ -117,6 +120,8 @@ def meta_item(meta: InstanceMeta) -> Item:
         item["dp"] = {"S": due_shard(item["pk"]["S"])}
     if meta.watchers:
         item["wt"] = {"SS": sorted(meta.watchers)}
+    if meta.holds_slot:
+        item[HOLDS_SLOT] = {"BOOL": True}
     return checked(item)
 
 
@@ -130,6 +135,8 @@ def meta_from_item(item: Mapping[str, Any]) -> InstanceMeta:
     fields.setdefault("params", None)
     if "wt" in item:
         fields["watchers"] = sorted(item["wt"]["SS"])
+    if HOLDS_SLOT in item:
+        fields["holds_slot"] = True
     return InstanceMeta(
         workflow=item["wf"]["S"],
         instance_id=item["id"]["S"],

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambda_workflows.aws.dynamodb.items import (
+    HOLDS_SLOT,
     META_ATTRS,
     due_shard,
     encode_value,
@@ -29,12 +30,15 @@ from lambda_workflows.aws.dynamodb.schema import (
     EVENT_PREFIX,
     GSI_NAME,
     META_SK,
+    QUEUE_GSI_NAME,
+    SLOTS_SK,
     STEP_PREFIX,
 )
 from lambda_workflows.errors import (
     InstanceExistsError,
     ItemTooLargeError,
     MetaConditionFailedError,
+    SlotsFullError,
     StepConditionFailedError,
     ValidationError,
 )
@@ -45,6 +49,8 @@ from lambda_workflows.journal.base import (
     InstancePage,
     MetaCondition,
     NewEvent,
+    SlotChange,
+    SlotTake,
 )
 from lambda_workflows.journal.cursors import decode_cursor, encode_cursor
 from lambda_workflows.journal.records import (
@@ -110,7 +116,15 @@ def _condition(condition: MetaCondition, values: dict[str, Any]) -> str:
         clauses.append(
             "(tr <> :ctr)" if condition.terminating else "(attribute_not_exists(tr) OR tr = :ctr)"
         )
+    if condition.holds_slot is not None:
+        exists = "attribute_exists" if condition.holds_slot else "attribute_not_exists"
+        clauses.append(f"{exists}({HOLDS_SLOT})")
     return " AND ".join(clauses)
+
+
+TRANSACTION_TRIES = 3
+"""Tries of a slot transaction that DynamoDB cancels for a conflicting concurrent write
+(another instance's transaction on the same slot item)."""
 
 
 class DynamoDBJournal:
@@ -206,9 +220,12 @@ class DynamoDBJournal:
         set_if_missing: Mapping[str, Any] | None = None,
         return_new: bool = False,
         return_old: bool = False,
+        slot: SlotChange | None = None,
     ) -> InstanceMeta | None:
         if return_new and return_old:
             raise ValueError("return_new or return_old, not both")
+        if slot is not None and return_old:
+            raise ValueError("return_old cannot go with a slot change")
         unknown = (set(changes) | set(set_if_missing or {})) - META_FIELDS
         if unknown:
             raise ValueError(f"unknown meta fields {sorted(unknown)}")
@@ -236,6 +253,11 @@ class DynamoDBJournal:
             if name == "due_at":
                 sets.append("dp = if_not_exists(dp, :dp)")
                 values[":dp"] = {"S": due_shard(pk)}
+        if isinstance(slot, SlotTake):
+            sets.append(f"{HOLDS_SLOT} = :{HOLDS_SLOT}")
+            values[f":{HOLDS_SLOT}"] = {"BOOL": True}
+        elif slot is not None:
+            removes.append(HOLDS_SLOT)
         written = item_size(values)
         if written > MAX_ITEM_BYTES:  # the update's values alone: refuse before sending
             raise ItemTooLargeError(f"a meta update of {written} bytes is over {MAX_ITEM_BYTES}")
@@ -257,11 +279,73 @@ class DynamoDBJournal:
         }
         if values:
             kwargs["ExpressionAttributeValues"] = values
+        if slot is not None:
+            del kwargs["ReturnValues"]
+            self._transact_with_slot(workflow, instance_id, kwargs, slot)
+            return self.get_meta(workflow, instance_id) if return_new else None
         try:
             response = self._ddb.update_item(**kwargs)
         except ClientError as exc:
             raise _meta_failure(exc) from None
         return meta_from_item(response["Attributes"]) if return_new or return_old else None
+
+    def _transact_with_slot(
+        self, workflow: str, instance_id: str, meta_update: dict[str, Any], slot: SlotChange
+    ) -> None:
+        """The meta update and the slot change in one transaction."""
+        slot_update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._key(workflow, SLOTS_SK),
+            "ExpressionAttributeValues": {":me": {"SS": [instance_id]}},
+        }
+        if isinstance(slot, SlotTake):
+            slot_update["UpdateExpression"] = "ADD h :me"
+            slot_update["ConditionExpression"] = (
+                "attribute_not_exists(h) OR size(h) < :limit OR contains(h, :one)"
+            )
+            slot_update["ExpressionAttributeValues"] |= {
+                ":limit": {"N": str(slot.limit)},
+                ":one": {"S": instance_id},
+            }
+        else:
+            slot_update["UpdateExpression"] = "DELETE h :me"
+        items = [{"Update": meta_update}, {"Update": slot_update}]
+        for attempt in range(TRANSACTION_TRIES):
+            try:
+                self._ddb.transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                if _error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons", [])
+                codes = [r.get("Code") for r in reasons]
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    old = reasons[0].get("Item")
+                    raise MetaConditionFailedError(meta_from_item(old) if old else None) from None
+                if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                    raise SlotsFullError(workflow) from None
+                messages = " ".join(str(r.get("Message", "")) for r in reasons)
+                if "maximum allowed size" in messages:
+                    raise ItemTooLargeError(messages) from None
+                if "TransactionConflict" not in codes or attempt == TRANSACTION_TRIES - 1:
+                    raise
+
+    def slot_holders(self, workflow: str) -> frozenset[str]:
+        item = self._ddb.get_item(
+            TableName=self._table, Key=self._key(workflow, SLOTS_SK), ConsistentRead=True
+        ).get("Item")
+        return frozenset(item["h"]["SS"]) if item and "h" in item else frozenset()
+
+    def queued(self, workflow: str, limit: int) -> list[InstanceMeta]:
+        page = self._ddb.query(
+            TableName=self._table,
+            IndexName=QUEUE_GSI_NAME,
+            KeyConditionExpression="qw = :qw",
+            ExpressionAttributeValues={":qw": {"S": workflow}},
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        return [meta_from_item(item) for item in page.get("Items", [])]
 
     def put_step(
         self, workflow: str, instance_id: str, record: StepRecord, expected_version: int | None
