@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import inspect
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Generator
@@ -33,6 +32,7 @@ from lambda_workflows.clock import Clock, from_ms, now_ms
 from lambda_workflows.config import StepConfig
 from lambda_workflows.errors import (
     NondeterminismError,
+    NonRetryableError,
     NotJsonError,
     OutputTooLargeError,
     StepConditionFailedError,
@@ -59,7 +59,7 @@ from lambda_workflows.runtime.operations.rollback import Rollback, Undo
 from lambda_workflows.runtime.policy import StopPolicy
 from lambda_workflows.runtime.suspension import StopReason, Suspended
 from lambda_workflows.runtime.threads import StepThreads
-from lambda_workflows.runtime.tracking import StepCall, call_site
+from lambda_workflows.runtime.tracking import StepCall, call_site, forget_finished, left_behind
 from lambda_workflows.services import Services
 
 T = TypeVar("T")
@@ -203,15 +203,16 @@ class ReplayExecutor:
         **kwargs: Any,
     ) -> asyncio.Task[Any]:
         context: contextvars.Context = kwargs.pop("context", None) or contextvars.copy_context()
-        call = self._calls.get(id(coro))
-        if call is not None and call.coro is coro:
-            call.scheduled = True  # asyncio.gather, create_task, step.race...
         parent = context.get(BRANCH)
         if parent is not None and not context.get(IN_STEP):
             child = f"{parent}.{next(self._branch_children[parent])}"
             context = context.copy()
             context.run(BRANCH.set, child)
-        return asyncio.Task(coro, loop=loop, context=context, **kwargs)
+        task = asyncio.Task(coro, loop=loop, context=context, **kwargs)
+        call = self._calls.get(id(coro))
+        if call is not None and call.coro is coro:
+            call.task = task  # asyncio.gather, create_task, step.race...
+        return task
 
     def _drive(self, loop: _ReplayLoop, main: asyncio.Task[Any]) -> Outcome:
         task = main
@@ -267,7 +268,7 @@ class ReplayExecutor:
         exc = main.exception()
         if not isinstance(exc, Exception):
             return False
-        self.run_error = ErrorInfo.of(exc)
+        self.run_error = self._error_of_run(exc)
         return True
 
     def _let_steps_end(self, loop: _ReplayLoop) -> None:
@@ -376,15 +377,26 @@ class ReplayExecutor:
         if main.cancelled():
             return Outcome("errored", error=ErrorInfo("CancelledError", "run() was cancelled"))
         exc = main.exception()
-        forgotten = self._never_awaited(None)
-        if exc is None and forgotten is not None:
-            error = ErrorInfo.of(forgotten.error())
-            return Outcome("errored", error=error, steps_written=self.steps_written)
         if exc is None:
+            left = left_behind(self._calls.values(), unfinished_too=True)
+            if left is not None:
+                error = ErrorInfo.of(left.error())
+                return Outcome("errored", error=error, steps_written=self.steps_written)
             return Outcome("complete", output=main.result(), steps_written=self.steps_written)
         if isinstance(exc, Suspended):
             return self._suspended_outcome()
-        return Outcome("errored", error=ErrorInfo.of(exc), steps_written=self.steps_written)
+        error = self.run_error or self._error_of_run(exc)
+        return Outcome("errored", error=error, steps_written=self.steps_written)
+
+    def _error_of_run(self, exc: BaseException) -> ErrorInfo:
+        """`run()`'s error, noting a step operation it never awaited (often the cause: a
+        forgotten `await` on a compensation in an `except` block)."""
+        error = ErrorInfo.of(exc)
+        forgotten = left_behind(self._calls.values(), unfinished_too=False)
+        if forgotten is None:
+            return error
+        note = f"{error.message} (and: {forgotten.error()})"
+        return ErrorInfo(error.name, note, error.step).truncated(MAX_ERROR_MESSAGE)
 
     def _suspend(self, loop: _ReplayLoop, main: asyncio.Task[Any]) -> Outcome:
         outcome = (
@@ -443,7 +455,8 @@ class ReplayExecutor:
 
     def _close(self, loop: _ReplayLoop) -> None:
         for call in self._calls.values():
-            call.coro.close()  # never awaited (reported); no RuntimeWarning at collection
+            if call.never_started:
+                call.coro.close()  # reported when run() ends; no RuntimeWarning meanwhile
         self.unwinding = True
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in pending:
@@ -508,9 +521,6 @@ class ReplayExecutor:
             raise WorkflowError(
                 f"step {name!r}: step operations must be awaited in run(), not inside a step"
             )
-        forgotten = self._never_awaited(branch)
-        if forgotten is not None:
-            self._fail(forgotten.error())
         position = self._next_position(branch)
         if occurrence is None:
             occurrence = next(self._occurrences[name])
@@ -630,22 +640,20 @@ class ReplayExecutor:
         raise error
 
     def track(self, coro: Coroutine[Any, Any, T], what: str, name: str) -> Coroutine[Any, Any, T]:
-        """Remember a step operation's coroutine until it starts (or becomes a task)."""
-        branch = BRANCH.get()
-        if branch is not None and not IN_STEP.get():
-            self._calls[id(coro)] = StepCall(coro, what, name, branch, call_site())
+        """Remember a step operation's coroutine until it has run: one `run()` leaves
+        behind (never awaited, or a task that never finished) is an error when it ends."""
+        if IN_STEP.get():
+            coro.close()
+            raise NonRetryableError(
+                f"{what}({name!r}) at {call_site()} is called inside a step function: step "
+                "operations belong in run() (a step cannot contain steps)",
+                name="WorkflowError",
+            )
+        if BRANCH.get() is not None:
+            if len(self._calls) >= 256:
+                forget_finished(self._calls)
+            self._calls[id(coro)] = StepCall(coro, what, name, call_site())
         return coro
-
-    def _never_awaited(self, branch: str | None) -> StepCall | None:
-        """A step operation called in `branch` (any, if None) that never started and was
-        not handed to asyncio: it was not awaited, so it would silently not run."""
-        found = None
-        for key, call in list(self._calls.items()):
-            if call.scheduled or inspect.getcoroutinestate(call.coro) != inspect.CORO_CREATED:
-                del self._calls[key]
-            elif found is None and branch in (None, call.branch):
-                found = call
-        return found
 
     async def turn(self, done: int) -> None:
         """Wait until it is completion number `done`'s turn to be handed back.

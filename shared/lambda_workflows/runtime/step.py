@@ -132,6 +132,9 @@ class DurableStep(WorkflowStep):
         wait = WaitForWorkflow(self._ctx, name, workflow, instance_id, int(length / _MS))()
         return self._track(wait, "step.wait_for_workflow", name)
 
+    def race(self, *operations: Awaitable[T]) -> Coroutine[Any, Any, tuple[int, T]]:
+        return self._track(super().race(*operations), "step.race", "")
+
     def _track(self, coro: Coroutine[Any, Any, T], what: str, name: str) -> Coroutine[Any, Any, T]:
         return self._ctx.track(coro, what, name)
 

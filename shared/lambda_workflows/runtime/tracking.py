@@ -1,10 +1,17 @@
-"""Step operations that are called but never awaited (a forgotten `await`)."""
+"""Step operations that `run()` leaves behind: called but never awaited (a forgotten
+`await`), or handed to asyncio as a task that never finished (a dangling task).
+
+Checked when `run()` ends, never before: an operation may be awaited well after it is
+called (`calls = [step.do(...) for ...]`, then each awaited in turn).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,18 +38,49 @@ def call_site() -> str:
 
 @dataclass
 class StepCall:
-    """A step operation's coroutine, where it was called, and whether asyncio took it."""
+    """A step operation's coroutine, where it was called, and the task asyncio made of it."""
 
     coro: Coroutine[Any, Any, Any]
     what: str
     name: str
-    branch: str
     where: str
-    scheduled: bool = False
+    task: asyncio.Task[Any] | None = None
+
+    @property
+    def never_started(self) -> bool:
+        return self.task is None and inspect.getcoroutinestate(self.coro) == inspect.CORO_CREATED
+
+    @property
+    def finished(self) -> bool:
+        if self.task is not None:
+            return self.task.done()
+        return inspect.getcoroutinestate(self.coro) == inspect.CORO_CLOSED
 
     def error(self) -> NotAwaitedError:
+        shown = repr(self.name) if self.name else "..."
+        call = f"{self.what}({shown}) at {self.where}"
+        if self.never_started:
+            return NotAwaitedError(
+                f"{call} was never awaited, so it did not run: write `await {self.what}(...)` "
+                "(or pass it to asyncio.gather / asyncio.create_task and await that)"
+            )
         return NotAwaitedError(
-            f"{self.what}({self.name!r}) at {self.where} was never awaited, so it would not "
-            f"run: write `await {self.what}(...)` (or pass it to asyncio.gather / "
-            "asyncio.create_task) where you call it"
+            f"{call} had not finished when run() returned (a task nobody awaited?): await "
+            "it, or cancel it once you no longer need it"
         )
+
+
+def left_behind(calls: Iterable[StepCall], *, unfinished_too: bool) -> StepCall | None:
+    """The first operation never awaited (and, with `unfinished_too`, the first started
+    one that had not finished), in call order."""
+    for call in calls:
+        if call.never_started or (unfinished_too and not call.finished):
+            return call
+    return None
+
+
+def forget_finished(calls: dict[int, StepCall]) -> None:
+    """Drop the operations that have run, so long runs keep few entries."""
+    for key, call in list(calls.items()):
+        if call.finished:
+            del calls[key]
