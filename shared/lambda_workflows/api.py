@@ -7,7 +7,17 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_args, get_origin, overload
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Generic,
+    Protocol,
+    TypeVar,
+    get_args,
+    get_origin,
+    overload,
+)
 
 from pydantic import BaseModel
 
@@ -241,17 +251,47 @@ class WorkflowEntrypoint(abc.ABC, Generic[P]):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for base in getattr(cls, "__orig_bases__", ()):
-            if get_origin(base) is WorkflowEntrypoint:
-                (arg,) = get_args(base)
-                if isinstance(arg, type) and issubclass(arg, BaseModel):
-                    cls.params_model = arg
-                elif isinstance(arg, type) and arg.__module__ not in ("builtins", "typing"):
-                    cls.params_problem = (
-                        f"{cls.__name__}'s params type {arg.__name__} is not a pydantic "
-                        f"model: declare `class {arg.__name__}(pydantic.BaseModel)` (or use "
-                        f"WorkflowEntrypoint[Any] for raw JSON)"
-                    )
+            origin = get_origin(base)
+            if not (isinstance(origin, type) and issubclass(origin, WorkflowEntrypoint)):
+                continue
+            args = get_args(base)
+            if len(args) != 1 or isinstance(args[0], TypeVar):
+                continue  # a generic base of the project's own: its subclasses say
+            cls.params_model, cls.params_problem = _params_of(cls.__name__, args[0])
 
     @abc.abstractmethod
     def run(self, event: WorkflowEvent[P], step: WorkflowStep) -> Awaitable[Any]:
         """The workflow body. Its return value (JSON) is the instance output."""
+
+
+def _params_of(owner: str, declared: Any) -> tuple[type[BaseModel] | None, str | None]:
+    """The params model of `WorkflowEntrypoint[declared]`, or why `declared` cannot be one.
+
+    A pydantic model (also inside `Annotated[...]`) validates params; `Any` and plain JSON
+    types (`dict`, `list`, `str`...) take them raw. A model inside another type (`M | None`,
+    `list[M]`) would not be validated, nor would a dataclass or TypedDict: refused.
+    """
+    if get_origin(declared) is Annotated:
+        declared = get_args(declared)[0]
+    if isinstance(declared, type) and issubclass(declared, BaseModel):
+        return declared, None
+    if _holds_model(declared):
+        return None, (
+            f"{owner}'s params type {declared!r} holds a pydantic model but is not one: "
+            "declare WorkflowEntrypoint[YourModel] (give fields defaults instead of `| None`; "
+            "wrap a list in a model: `class Params(BaseModel): items: list[Item]`)"
+        )
+    if isinstance(declared, type) and declared.__module__ not in ("builtins", "typing"):
+        return None, (
+            f"{owner}'s params type {declared.__name__} is not a pydantic model: declare "
+            f"`class {declared.__name__}(pydantic.BaseModel)` (or use WorkflowEntrypoint[Any] "
+            "for raw JSON)"
+        )
+    return None, None
+
+
+def _holds_model(declared: Any) -> bool:
+    return any(
+        (isinstance(arg, type) and issubclass(arg, BaseModel)) or _holds_model(arg)
+        for arg in get_args(declared)
+    )

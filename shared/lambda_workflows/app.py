@@ -34,6 +34,38 @@ MAX_CONCURRENCY = 1_000
 (400 KB; an id is up to 100 characters)."""
 
 
+def run_problem(cls: type[WorkflowEntrypoint[Any]]) -> str | None:
+    """Why `cls.run` cannot be a workflow body, or None.
+
+    It must return an awaitable: an `async def` (also behind decorators that keep
+    `__wrapped__`), or a function annotated to return one (`-> Awaitable[...]`,
+    `-> Coroutine[...]`). An async generator (`yield` in `async def run`) is refused.
+    """
+    run = inspect.unwrap(cls.run)
+    name = f"{cls.__name__}.run"
+    if inspect.isasyncgenfunction(run) or inspect.isasyncgenfunction(cls.run):
+        return (
+            f"{name} is an async generator (it has `yield`): `return` the output instead; "
+            "report progress with steps"
+        )
+    if inspect.iscoroutinefunction(run) or inspect.iscoroutinefunction(cls.run):
+        return None
+    returns = getattr(cls.run, "__annotations__", {}).get("return")
+    if isinstance(returns, str) and returns.split("[", 1)[0].rsplit(".", 1)[-1] in (
+        "Awaitable",
+        "Coroutine",
+    ):
+        return None
+    origin = getattr(returns, "__origin__", returns)
+    if isinstance(origin, type) and origin.__name__ in ("Awaitable", "Coroutine"):
+        return None
+    return (
+        f"{name} must be a coroutine: write `async def run(self, event, step):` and `await` "
+        "each step (a plain `def run` that returns an awaitable must say so: "
+        "`-> Awaitable[...]`)"
+    )
+
+
 @dataclass(frozen=True)
 class Workflow:
     """One workflow of the app.
@@ -53,11 +85,9 @@ class Workflow:
         check_workflow_name(self.name)
         if not (isinstance(self.cls, type) and issubclass(self.cls, WorkflowEntrypoint)):
             raise ValidationError(f"workflow {self.name!r}: cls must subclass WorkflowEntrypoint")
-        if not inspect.iscoroutinefunction(self.cls.run):
-            raise ValidationError(
-                f"workflow {self.name!r}: {self.cls.__name__}.run must be a coroutine: write "
-                "`async def run(self, event, step):` and `await` each step"
-            )
+        problem = run_problem(self.cls)
+        if problem is not None:
+            raise ValidationError(f"workflow {self.name!r}: {problem}")
         if self.cls.params_problem is not None:
             raise ValidationError(f"workflow {self.name!r}: {self.cls.params_problem}")
         if self.step_limit < 1:

@@ -72,10 +72,16 @@ class RetryPolicy:
             parse_duration(self.delay, what="retries.delay")
 
     def delay_after(self, attempt: int) -> timedelta:
-        """The wait after failed attempt number `attempt` (1-based)."""
+        """The wait after failed attempt number `attempt` (1-based); a delay function
+        that raises or returns no duration is a `ValidationError` saying so."""
         if callable(self.delay):
-            dynamic: Duration = self.delay(attempt)
-            return parse_duration(dynamic, what="retries.delay()")
+            try:
+                dynamic: Duration = self.delay(attempt)
+            except Exception as exc:
+                raise ValidationError(
+                    f"retries.delay({attempt}) raised {type(exc).__name__}: {exc}"
+                ) from exc
+            return parse_duration(dynamic, what=f"retries.delay({attempt})")
         base = parse_duration(self.delay, what="retries.delay")
         if self.backoff == "constant":
             return base
@@ -94,6 +100,14 @@ class StepConfig:
 
     retries: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: timedelta = timedelta(minutes=10)
+
+    def __post_init__(self) -> None:
+        """Take any duration for `timeout` and a dict for `retries`, as `step.do` does."""
+        object.__setattr__(self, "retries", _retry_policy(self.retries))
+        timeout = parse_duration(self.timeout, what="timeout")
+        if timeout <= timedelta(0):
+            raise ValidationError("timeout must be positive")
+        object.__setattr__(self, "timeout", timeout)
 
     def describe(self) -> dict[str, Any]:
         delay = self.retries.delay

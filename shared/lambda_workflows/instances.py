@@ -450,6 +450,20 @@ class Instance:
         self._binding.services.wakeups.send_now([wakeup])
 
 
+def _batch_entry(index: int, request: CreateRequest | Mapping[str, Any]) -> CreateRequest:
+    """One `create_batch` entry: a `CreateRequest`, or a mapping of `id` and `params`."""
+    if isinstance(request, CreateRequest):
+        return request
+    if not isinstance(request, Mapping):
+        raise ValidationError(
+            f"entry {index}: expected {{'id': ..., 'params': ...}}, got {type(request).__name__}"
+        )
+    unknown = sorted(set(request) - {"id", "params"})
+    if unknown:
+        raise ValidationError(f"entry {index}: unknown keys {unknown}; an entry has id and params")
+    return CreateRequest(**request)
+
+
 @dataclass(frozen=True)
 class _NewInstance:
     """An instance `create` is about to write, with its params ready to store."""
@@ -555,7 +569,7 @@ class WorkflowBinding:
         """Create up to 100 instances; nothing is written unless all validate and are new.
 
         Errors name the entry (`entry 1: ...`; field errors carry its `index`)."""
-        entries = [r if isinstance(r, CreateRequest) else CreateRequest(**r) for r in requests]
+        entries = [_batch_entry(index, r) for index, r in enumerate(requests)]
         if not entries:
             raise ValidationError("create_batch needs at least one instance")
         if len(entries) > MAX_BATCH:

@@ -81,7 +81,7 @@ def test_an_instance_that_was_never_created(workflows: WorkflowTestEnv) -> None:
         with workflows.introspect("approval", "never") as i:
             i.mock_event("approval-response", {"approved": True})
 
-    with pytest.raises(UnusedModifierError, match="No instance it covers exists"):
+    with pytest.raises(UnusedModifierError, match="No instance it covers ran a step"):
         scenario()
 
 

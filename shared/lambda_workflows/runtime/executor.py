@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Generator
@@ -194,7 +195,13 @@ class ReplayExecutor:
             instance_id=self.meta.instance_id,
         )
         instance = self.workflow.cls(self.env)
-        return await instance.run(event, step)
+        body = instance.run(event, step)
+        if not inspect.isawaitable(body):
+            raise WorkflowError(
+                f"{type(instance).__name__}.run returned {type(body).__name__}, not an "
+                "awaitable: write `async def run(self, event, step):`"
+            )
+        return await body
 
     def _task_factory(
         self,

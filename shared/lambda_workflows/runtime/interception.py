@@ -19,6 +19,8 @@ class StepTarget:
     instance_id: str
     name: str
     occurrence: int
+    event_type: str | None = None
+    """The type a `step.wait_for_event` waits for."""
 
 
 @dataclass(frozen=True)

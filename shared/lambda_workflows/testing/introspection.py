@@ -30,7 +30,7 @@ from lambda_workflows.payloads import to_json_value
 from lambda_workflows.runtime.operations.wait_for_event import event_value
 from lambda_workflows.status import InstanceDetails
 from lambda_workflows.testing.modifiers import Modifiers
-from lambda_workflows.testing.usage import Reached, covered_instances, unused_modifiers
+from lambda_workflows.testing.usage import covered_instances, unused_modifiers
 from lambda_workflows.wakeups import Wakeup
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class Introspector:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        self.close()
+        self._env.interceptor.remove(self._modifiers)
         if exc_type is None and not self.allow_unused:
             self.check_used()
 
@@ -110,7 +110,7 @@ class Introspector:
         """`UnusedModifierError` listing the modifiers that named a step or event type
         no covered instance reached (a typo, or a step that was renamed), with the names
         that did run. The end of the `with` block calls it (`allow_unused=True` skips)."""
-        reached = Reached.of(self._env, self._modifiers)
+        reached = self._modifiers.reached
         unused = unused_modifiers(self._modifiers, reached)
         if not unused:
             return
@@ -122,8 +122,11 @@ class Introspector:
         raise UnusedModifierError("\n".join(lines))
 
     def close(self) -> None:
-        """Remove this introspector's modifiers (later steps run for real again)."""
+        """Remove this introspector's modifiers (later steps run for real again), then
+        check that each was used, as the end of a `with` block does."""
         self._env.interceptor.remove(self._modifiers)
+        if not self.allow_unused:
+            self.check_used()
 
     # -- modifiers --------------------------------------------------------------------
 

@@ -1,15 +1,15 @@
-"""Which of an introspector's modifiers the instances used: a typo in a step name must
-fail the test instead of leaving the real step to run."""
+"""Which of an introspector's modifiers the instances used (what they ran while it was
+active, `Modifiers.reached`): a typo in a step name must fail the test instead of leaving
+the real step to run."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lambda_workflows.journal.records import InstanceMeta, StepKind
-from lambda_workflows.testing.modifiers import Modifiers
+from lambda_workflows.testing.modifiers import Modifiers, Reached
 
 if TYPE_CHECKING:
     from lambda_workflows.testing.env import WorkflowTestEnv
@@ -29,43 +29,6 @@ def covered_instances(env: WorkflowTestEnv, modifiers: Modifiers) -> list[Instan
         if page.cursor is None:
             return metas
         cursor = page.cursor
-
-
-@dataclass
-class Reached:
-    """What the covered instances journaled: step names by kind, and waited event types."""
-
-    instances: int = 0
-    steps: dict[StepKind, set[str]] = field(default_factory=dict)
-    occurrences: set[tuple[str, int]] = field(default_factory=set)
-    event_types: set[str] = field(default_factory=set)
-
-    @classmethod
-    def of(cls, env: WorkflowTestEnv, modifiers: Modifiers) -> Reached:
-        reached = cls()
-        journal = env.engine.services.journal
-        for meta in covered_instances(env, modifiers):
-            snapshot = journal.load(meta.workflow, meta.instance_id)
-            if snapshot is None:
-                continue
-            reached.instances += 1
-            for record in snapshot.steps.values():
-                reached.steps.setdefault(record.kind, set()).add(record.name)
-                if record.kind == StepKind.DO:
-                    reached.occurrences.add((record.name, record.occurrence))
-                if record.kind == StepKind.WAIT_FOR_EVENT and record.event_type:
-                    reached.event_types.add(record.event_type)
-        return reached
-
-    def names(self, kind: StepKind) -> set[str]:
-        return self.steps.get(kind, set())
-
-    def summary(self) -> str:
-        if not self.instances:
-            return "No instance it covers exists: was it created (with this id)?"
-        ran = sorted({name for names in self.steps.values() for name in names})
-        shown = ", ".join(repr(name) for name in ran) or "none"
-        return f"Steps that ran: {shown}."
 
 
 def _near(name: str, candidates: Iterable[str]) -> str:

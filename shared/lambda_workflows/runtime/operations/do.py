@@ -20,6 +20,7 @@ from lambda_workflows.errors import (
     NotJsonError,
     OutputTooLargeError,
     StepTimeoutError,
+    ValidationError,
 )
 from lambda_workflows.journal.records import (
     Attempt,
@@ -160,7 +161,13 @@ class Do(Operation):
                 return await self.resolve(
                     StepStatus.FAILED, error=info, attempts=attempts, wake_at=None
                 )
-            delay = config.retries.delay_after(number)
+            try:
+                delay = config.retries.delay_after(number)
+            except ValidationError as exc:
+                error = ValidationError(f"step {self.name!r}: {exc}")
+                return await self.resolve(
+                    StepStatus.FAILED, error=ErrorInfo.of(error), attempts=attempts, wake_at=None
+                )
             if delay <= timedelta(0) and not result.cut:
                 self._count(StepRetries)
                 continue  # a cut attempt is journaled: the next one needs a new invocation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from lambda_workflows.journal.records import EventRecord, StepKind, StepRecord, StepStatus
@@ -40,7 +41,8 @@ class WaitForEvent(Operation):
         ctx = self.ctx
         interceptor = ctx.services.interceptor
         assert self.claim is not None
-        if interceptor is not None and interceptor.force_event_timeout(self.claim.target(ctx.meta)):
+        target = dataclasses.replace(self.claim.target(ctx.meta), event_type=self.event_type)
+        if interceptor is not None and interceptor.force_event_timeout(target):
             return await self.resolve(StepStatus.TIMED_OUT, event_type=self.event_type)
         while True:
             event = ctx.next_event(self.event_type)
