@@ -381,7 +381,7 @@ def test_undo_that_calls_step_do(make_env: Any) -> None:
     env.binding("u").create(id="x")
     status = env.wait_for_status("u", "x", "errored")
     assert "inner step" not in ledger
-    assert "must be awaited in run(), not inside a step" in status.error.message
+    assert "is called inside a step function" in status.error.message
     assert "undo of step 'a' failed" in status.error.message
 
 

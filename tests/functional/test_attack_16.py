@@ -66,8 +66,9 @@ class Mistakes(WorkflowEntrypoint[Any]):
             asyncio.create_task(step.do("x", record("x")))  # noqa: RUF006
             return "done"
         if case == "dangling sleep task":
+            # (a task that started and is cut off when run() returns is not reported: a
+            # race's loser that run() did not cancel is cut off on purpose; decisions.md)
             asyncio.create_task(step.sleep("nap", "1 hour"))  # noqa: RUF006
-            await step.do("after", record("after"))
             return "done"
         if case == "forgotten in except, re-raised":
             try:

@@ -385,7 +385,7 @@ class ReplayExecutor:
             return Outcome("errored", error=ErrorInfo("CancelledError", "run() was cancelled"))
         exc = main.exception()
         if exc is None:
-            left = left_behind(self._calls.values(), unfinished_too=True)
+            left = left_behind(self._calls.values(), tasks_too=True)
             if left is not None:
                 error = ErrorInfo.of(left.error())
                 return Outcome("errored", error=error, steps_written=self.steps_written)
@@ -399,7 +399,7 @@ class ReplayExecutor:
         """`run()`'s error, noting a step operation it never awaited (often the cause: a
         forgotten `await` on a compensation in an `except` block)."""
         error = ErrorInfo.of(exc)
-        forgotten = left_behind(self._calls.values(), unfinished_too=False)
+        forgotten = left_behind(self._calls.values(), tasks_too=False)
         if forgotten is None:
             return error
         note = f"{error.message} (and: {forgotten.error()})"

@@ -48,33 +48,32 @@ class StepCall:
 
     @property
     def never_started(self) -> bool:
-        return self.task is None and inspect.getcoroutinestate(self.coro) == inspect.CORO_CREATED
+        return inspect.getcoroutinestate(self.coro) == inspect.CORO_CREATED
 
     @property
     def finished(self) -> bool:
-        if self.task is not None:
-            return self.task.done()
-        return inspect.getcoroutinestate(self.coro) == inspect.CORO_CLOSED
+        return self.task.done() if self.task is not None else not self.never_started
 
     def error(self) -> NotAwaitedError:
         shown = repr(self.name) if self.name else "..."
         call = f"{self.what}({shown}) at {self.where}"
-        if self.never_started:
+        if self.task is None:
             return NotAwaitedError(
                 f"{call} was never awaited, so it did not run: write `await {self.what}(...)` "
                 "(or pass it to asyncio.gather / asyncio.create_task and await that)"
             )
         return NotAwaitedError(
-            f"{call} had not finished when run() returned (a task nobody awaited?): await "
-            "it, or cancel it once you no longer need it"
+            f"{call} was made a task that never ran before run() returned: await the task "
+            "(a task run() does not wait for can be cut off when run() ends)"
         )
 
 
-def left_behind(calls: Iterable[StepCall], *, unfinished_too: bool) -> StepCall | None:
-    """The first operation never awaited (and, with `unfinished_too`, the first started
-    one that had not finished), in call order."""
+def left_behind(calls: Iterable[StepCall], *, tasks_too: bool) -> StepCall | None:
+    """The first operation that never started: never awaited (and, with `tasks_too`, made
+    a task that never ran). One that started and did not finish is not reported: a race's
+    loser that `run()` did not cancel is cut off on purpose."""
     for call in calls:
-        if call.never_started or (unfinished_too and not call.finished):
+        if call.never_started and (tasks_too or call.task is None):
             return call
     return None
 
