@@ -120,7 +120,7 @@ def test_an_inserted_step_is_reported_before_the_worker_breaks_on_it(lwf: Lwf) -
     assert table.exit_code == 1
     assert "diverged" in table.stdout
     assert "the journal has do 'b', the code now calls do 'fraud check'" in table.stdout
-    assert "3 checked: 1 ok, 2 diverged. 2 would break when they wake" in table.stdout
+    assert "3 checked: 1 ok, 2 diverged. 2 would not replay under this code" in table.stdout
 
     from_files, files_report = _check(lwf, "--from-file", str(exported))
     assert from_files == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -379,3 +380,36 @@ def test_terminate_with_rollback_of_a_paused_instance_of_a_capped_workflow(
     env.wait_for_status("trip", "first", "terminated")
     assert env.binding("trip").get("second").status().status == "errored"  # it ended first
     assert ledger.count("cancel F-1") == 2  # both rolled back
+
+
+def test_lwf_terminate_rollback_of_an_instance_with_nothing_to_undo(
+    env: Any, tmp_path: Any
+) -> None:
+    from lambda_workflows.handlers.api import ApiHandler
+    from lambda_workflows.http.wsgi import serve
+
+    from tests.functional.cli_support import Lwf
+
+    env.binding("trip").create(id="t")  # queued: nothing completed, terminated at once
+    with serve(ApiHandler(lambda: env.engine)) as url:
+        result = Lwf(env, url, tmp_path)("instances", "terminate", "trip", "t", "--rollback")
+    assert result.exit_code == 0, result.output
+    assert "Terminated trip instance t; status: terminated" in result.output
+
+
+class SlowStep(WorkflowEntrypoint[Any]):
+    """Its step takes five minutes of the clock (as under `lwf dev --time-scale`)."""
+
+    clock: ClassVar[Any] = None
+
+    async def run(self, event: Any, step: Any) -> Any:
+        return await step.do("slow", lambda: SlowStep.clock.advance(timedelta(minutes=5)) and 1)
+
+
+def test_a_steps_start_is_its_first_attempts_start(make_env: Any) -> None:
+    env = make_env(WorkflowApp([Workflow("slow", SlowStep)]))
+    SlowStep.clock = env.clock
+    env.binding("slow").create(id="s")
+    (step,) = env.wait_for_status("slow", "s", "complete").steps
+    assert step.started_at == step.attempt_log[0].started_at
+    assert step.finished_at - step.started_at >= timedelta(minutes=5)

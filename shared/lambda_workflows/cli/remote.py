@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
@@ -306,7 +307,7 @@ def _act(
     name: str,
     instance_id: str,
     action: str,
-    past: str,
+    past: str | Callable[[str], str],
     body: dict[str, Any] | None,
     json_output: bool,
     url: str | None,
@@ -317,8 +318,10 @@ def _act(
     answer = client.action(name, instance_id, action, body)
 
     def view() -> Text:
-        text = Text(f"{past} {name} instance {instance_id}; status: ")
-        return text.append_text(render.status_text(str(answer.value.status)))
+        status = str(answer.value.status)
+        done = past(status) if callable(past) else past
+        text = Text(f"{done} {name} instance {instance_id}; status: ")
+        return text.append_text(render.status_text(status))
 
     emit(state, answer.raw, view)
 
@@ -366,7 +369,10 @@ def instances_terminate(
 ) -> None:
     """Terminate an instance: it runs no further step; pending wake-ups become no-ops."""
     body = {"rollback": True} if rollback else None
-    past = "Rolling back, then terminating" if rollback else "Terminated"
+
+    def past(status: str) -> str:
+        return "Rolling back, then terminating" if status != "terminated" else "Terminated"
+
     _act(ctx, name, instance_id, "terminate", past, body, json_output, url, profile, region)
 
 

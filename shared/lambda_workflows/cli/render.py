@@ -394,8 +394,10 @@ def replay_table(report: Report) -> RenderableType:
     if report.breaks:
         broken = counts["diverged"] + counts["failed"]
         summary.append(
-            f" {broken} would break when {'it wakes' if broken == 1 else 'they wake'} under "
-            "this code: guard the change with step.patched (docs/guide.md, Versioning).",
+            f" {broken} would not replay under this code (an open one breaks when it "
+            "wakes; a finished one shows the code can no longer replay such histories): "
+            "guard a changed step with step.patched (docs/guide.md, Versioning); see each "
+            "detail.",
             style="bold red",
         )
     if counts["unchecked"]:

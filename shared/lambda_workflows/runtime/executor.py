@@ -87,6 +87,13 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+CODE_CHANGED = (
+    " (the code changed under an instance that journaled the old steps: guard the change "
+    "with step.patched, or restart the instance; `lwf replay-check` finds these before a "
+    "deploy, docs/guide.md Versioning)"
+)
+
+
 class _ReplayLoop(asyncio.SelectorEventLoop):
     def has_ready(self) -> bool:
         return bool(getattr(self, "_ready", ()))
@@ -497,8 +504,8 @@ class ReplayExecutor:
             expected = next(r for r in self.steps.values() if r.done == done)
             self.fatal = NondeterminismError(
                 f"replay expected step {expected.name!r} ({expected.kind}) at position "
-                f"{expected.position} to complete next, but the workflow did not call it: "
-                "the code changed under a running instance; restart it",
+                f"{expected.position} to complete next, but the workflow did not call it"
+                f"{CODE_CHANGED}",
                 position=expected.position,
                 journaled=(expected.kind, expected.name),
             )
@@ -638,7 +645,9 @@ class ReplayExecutor:
         self, message: str, *, position: str, journaled: tuple[str, str], called: tuple[str, str]
     ) -> None:
         self._fail(
-            NondeterminismError(message, position=position, journaled=journaled, called=called)
+            NondeterminismError(
+                message + CODE_CHANGED, position=position, journaled=journaled, called=called
+            )
         )
 
     def _fail(self, error: WorkflowError) -> None:

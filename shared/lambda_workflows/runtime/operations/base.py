@@ -77,11 +77,13 @@ class Operation:
         assert claim is not None
         previous = self.record
         done = None
+        now = ctx.now()  # one reading: a scaled clock must not finish a step before it starts
         if status in RESOLVED:
-            fields.setdefault("finished_at", ctx.now())
+            fields.setdefault("finished_at", now)
             done = fields["done"] = ctx.next_done()
         if previous is None:
-            fields.setdefault("started_at", ctx.now())
+            attempts = fields.get("attempts")
+            fields.setdefault("started_at", attempts[0].started_at if attempts else now)
             proposed = StepRecord(
                 name=claim.name,
                 occurrence=claim.occurrence,

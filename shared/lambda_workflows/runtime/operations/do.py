@@ -137,7 +137,9 @@ class Do(Operation):
                     packed = ctx.infra(functools.partial(self._pack, result.value))
                 except (NotJsonError, OutputTooLargeError) as exc:
                     error = type(exc)(
-                        f"step {self.name!r} returned a value that cannot be stored: {exc}"
+                        f"step {self.name!r} returned a value that cannot be stored: {exc} "
+                        "(return JSON data: dict, list, str, number, bool, None, or a "
+                        "pydantic model)"
                     )
                 else:
                     return await self.resolve(
