@@ -45,7 +45,8 @@ class Engine:
         self.env = Env(env)
         self.worker = Worker(app, services, self.env, worker_settings)
         caps = {w.name: w.concurrency for w in app.workflows if w.concurrency is not None}
-        self.sweeper = Sweeper(services, caps=caps)
+        uncapped = [w.name for w in app.workflows if w.concurrency is None]
+        self.sweeper = Sweeper(services, caps=caps, uncapped=uncapped)
         self.crons = CronRunner(app, self.env)
 
     def binding(self, workflow: str) -> WorkflowBinding:

@@ -16,7 +16,7 @@ the workflow's slot item, and one query of its queue only when a slot is free.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from lambda_workflows.clock import now_ms
@@ -24,7 +24,7 @@ from lambda_workflows.errors import MetaConditionFailedError
 from lambda_workflows.journal.base import MetaCondition
 from lambda_workflows.journal.records import FINISHED, InstanceMeta
 from lambda_workflows.purge import purge_instance
-from lambda_workflows.runtime.admission import admit
+from lambda_workflows.runtime.admission import admit, release_queue
 from lambda_workflows.runtime.delivery import expiry_of
 from lambda_workflows.services import Services
 from lambda_workflows.wakeups import Wakeup
@@ -50,11 +50,14 @@ class Sweeper:
         services: Services,
         settings: SweeperSettings | None = None,
         caps: Mapping[str, int] | None = None,
+        uncapped: Iterable[str] = (),
     ) -> None:
-        """`caps`: the concurrency cap of each capped workflow of the app, by name."""
+        """`caps`: the concurrency cap of each capped workflow of the app, by name;
+        `uncapped`: the other workflows (a deploy may have removed their cap)."""
         self.services = services
         self.settings = settings or SweeperSettings()
         self.caps = dict(caps or {})
+        self.uncapped = list(uncapped)
 
     def sweep(self, time_left_ms: Callable[[], int] | None = None) -> list[Wakeup]:
         """Re-send the wake-ups of overdue instances, then delete expired ones while
@@ -63,6 +66,8 @@ class Sweeper:
         resent: list[Wakeup] = []
         for workflow, cap in self.caps.items():
             resent += admit(self.services, workflow, cap)
+        for workflow in self.uncapped:
+            resent += release_queue(self.services, workflow)
         for _ in range(self.settings.rounds):
             due = self.services.journal.list_due(now - self.settings.grace_ms, self.settings.batch)
             expired = [meta for meta in due if self._settled(meta)]

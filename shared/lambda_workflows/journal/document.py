@@ -295,6 +295,11 @@ def snapshot_of(document: JournalDocument) -> Snapshot:
             event_seq=step.event_seq,
             event_type=step.event_type,
         )
+        if record.resolved and record.done is None:
+            raise ValidationError(
+                f"{where}: {label} is {step.status} but has no `done` (its place in the "
+                "completion order); was the file edited?"
+            )
         if record.key in steps or record.position in positions:
             raise ValidationError(f"{where}: {label} at {step.position} is in the journal twice")
         steps[record.key] = record

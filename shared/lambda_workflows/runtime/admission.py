@@ -76,3 +76,47 @@ def _take(services: Services, meta: InstanceMeta, limit: int) -> None:
         set_if_missing={"started_at": now},
         slot=SlotTake(limit),
     )
+
+
+def release_queue(services: Services, workflow: str) -> list[Wakeup]:
+    """Start the instances left in the admission queue of a workflow that has no cap any
+    more (a deploy removed it): each leaves the queue and is woken. One query when the
+    queue is empty, which it is unless a cap was just removed."""
+    journal = services.journal
+    woken: list[Wakeup] = []
+    for meta in journal.queued(workflow, 100):
+        try:
+            journal.update_meta(
+                workflow,
+                meta.instance_id,
+                {"queue": None, "due_at": now_ms(services.clock)},
+                MetaCondition(status_in=_QUEUED, generation=meta.generation),
+            )
+        except MetaConditionFailedError:
+            continue
+        woken.append(Wakeup(workflow, meta.instance_id, meta.generation, meta.epoch))
+    if woken:
+        services.wakeups.send_now(woken)
+    return woken
+
+
+def enroll(services: Services, meta: InstanceMeta) -> bool:
+    """Put an instance of a capped workflow that holds no slot and is in no queue (it was
+    created, or started, before the cap was deployed) in the admission queue; False if it
+    changed meanwhile."""
+    try:
+        services.journal.update_meta(
+            meta.workflow,
+            meta.instance_id,
+            {"status": InstanceStatus.QUEUED, "queue": meta.workflow, "due_at": None},
+            MetaCondition(
+                status_in=frozenset({meta.status}),
+                generation=meta.generation,
+                epoch=meta.epoch,
+                holds_slot=False,
+                lease_free_at=now_ms(services.clock),
+            ),
+        )
+    except MetaConditionFailedError:
+        return False
+    return True

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from lambda_workflows.api import Env
 from lambda_workflows.app import Workflow, WorkflowApp
+from lambda_workflows.bindings.base import BindingSpec
 from lambda_workflows.blobs import MemoryBlobStore
 from lambda_workflows.clock import VirtualClock, from_ms
 from lambda_workflows.errors import BlobMissingError, NondeterminismError, WorkflowError
@@ -154,8 +155,14 @@ class _Inert:
 
 
 def _env(app: WorkflowApp) -> Env:
-    names = [*app.bindings, *(w.binding for w in app.workflows if w.binding)]
-    return Env({name: _Inert(name) for name in names})
+    """Stand-ins for the bindings that reach AWS (resources and workflow bindings); plain
+    objects pass through, as on the worker (code outside steps only reads them)."""
+    env: dict[str, Any] = {
+        name: spec if not isinstance(spec, BindingSpec) else _Inert(name)
+        for name, spec in app.bindings.items()
+    }
+    env.update({w.binding: _Inert(w.binding) for w in app.workflows if w.binding})
+    return Env(env)
 
 
 class _CheckExecutor(ReplayExecutor):
@@ -242,9 +249,23 @@ def check_snapshot(workflow: Workflow, snapshot: Snapshot, env: Env | None = Non
 
 def _judge(snapshot: Snapshot, executor: _CheckExecutor, outcome: Outcome) -> Verdict:
     fatal = executor.fatal
+    meta = snapshot.meta
+    recorded = meta.error
+    if (
+        isinstance(fatal, NondeterminismError)
+        and meta.status == InstanceStatus.ERRORED
+        and recorded is not None
+        and recorded.name == NondeterminismError.__name__
+        and recorded.message == str(fatal)
+    ):
+        return _verdict(
+            snapshot,
+            "ok",
+            "it ended with this same divergence already (it will not run again)",
+            executor,
+        )
     if isinstance(fatal, NondeterminismError):
         return _diverged(snapshot, executor, fatal)
-    meta = snapshot.meta
     if outcome.kind == "errored":
         error = outcome.error or ErrorInfo("Error", "")
         recorded = meta.error

@@ -30,7 +30,7 @@ from lambda_workflows.journal.records import (
 )
 from lambda_workflows.metrics import Suspensions, WakeupLagMs
 from lambda_workflows.payloads import META_VALUES_BYTES, size_of
-from lambda_workflows.runtime.admission import admit
+from lambda_workflows.runtime.admission import admit, enroll
 from lambda_workflows.runtime.delivery import notify_watchers
 from lambda_workflows.runtime.executor import Outcome, ReplayExecutor
 from lambda_workflows.runtime.policy import LeasePolicy, lease_length
@@ -89,6 +89,20 @@ def _overdue(wakeup: Wakeup, current: InstanceMeta | None, now: int) -> bool:
         and current.status in RUNNABLE
         and current.due_at is not None
         and current.due_at <= now
+        and (current.lease_owner is None or (current.lease_until or 0) < now)
+    )
+
+
+def _from_before_the_cap(wakeup: Wakeup, current: InstanceMeta | None, now: int) -> bool:
+    """The wake-up's instance can run but holds no slot and is in no queue: it began
+    before its workflow had a cap (a deploy added one)."""
+    return (
+        current is not None
+        and current.status in RUNNABLE
+        and not current.holds_slot
+        and current.queue is None
+        and current.generation == wakeup.generation
+        and current.epoch == wakeup.epoch
         and (current.lease_owner is None or (current.lease_until or 0) < now)
     )
 
@@ -168,6 +182,12 @@ class Worker:
             )
         except MetaConditionFailedError as exc:
             current = exc.current
+            if cap is not None and _from_before_the_cap(wakeup, current, now):
+                assert current is not None
+                if enroll(self.services, current):  # its turn for a slot comes in order
+                    current = dataclasses.replace(
+                        current, status=InstanceStatus.QUEUED, queue=wakeup.workflow
+                    )
             if cap is not None and _waits_for_a_slot(wakeup, current):
                 # Its first start (or a restart, or a resume): slots go oldest first.
                 admitted = admit(self.services, wakeup.workflow, cap, keep=wakeup.instance_id)
