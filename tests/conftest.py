@@ -55,9 +55,13 @@ def log_stream() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     previous = handler.setStream(stream)
     level = api_logger.log_level
+    engine = logging.getLogger("lambda-workflows")
+    engine_level = engine.level
     api_logger.setLevel("INFO")
+    engine.setLevel(logging.INFO)  # whatever an earlier test in this process left it at
     try:
         yield stream
     finally:
         handler.setStream(previous)
         api_logger.setLevel(level)
+        engine.setLevel(engine_level)
