@@ -158,7 +158,7 @@ def test_sigterm_saves_the_state_like_ctrl_c(tmp_path: Path) -> None:
         _http("POST", f"{url}/workflows/race/instances", {"id": "kept"})
     finally:
         process.send_signal(signal.SIGTERM)
-        _, errors = process.communicate(timeout=30)
+        _, errors = process.communicate(timeout=120)
     assert process.returncode == 0, errors
     assert "Traceback" not in errors
     assert "race#kept" in (state / "state.json").read_text()  # the instance's partition
