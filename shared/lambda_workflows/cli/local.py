@@ -145,48 +145,13 @@ def dev(
     import logging
 
     from lambda_workflows.handlers.api import logger as api_logger
+    from lambda_workflows.local.dev import DevServer
 
-    quieted = [logging.getLogger("werkzeug"), logging.getLogger("lambda-workflows")]
-    levels = [logger.level for logger in quieted]
-    api_level = api_logger.log_level
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("lambda-workflows").setLevel(logging.WARNING)
     if not json_logs:  # the engine's and the API's log lines are JSON: only with --json-logs
         api_logger.setLevel(logging.WARNING)
         logging.getLogger("lambda-workflows").setLevel(logging.ERROR)
-    try:
-        _serve(
-            app,
-            host,
-            port,
-            aws_port,
-            time_scale,
-            skip_sleeps,
-            json_logs,
-            persist,
-            seed_demo,
-            exit_when_done,
-        )
-    finally:  # an in-process caller (a test) gets its loggers back as they were
-        for logger, level in zip(quieted, levels, strict=True):
-            logger.setLevel(level)
-        api_logger.setLevel(api_level)
-
-
-def _serve(
-    app: str | None,
-    host: str,
-    port: int,
-    aws_port: int,
-    time_scale: float,
-    skip_sleeps: bool,
-    json_logs: bool,
-    persist: Path | None,
-    seed_demo: bool,
-    exit_when_done: bool,
-) -> None:
-    from lambda_workflows.local.dev import DevServer
-
     seeded: list[tuple[str, str]] = []
     workflow_app = app_of(app)
     seeder = _demo_seeder(app) if seed_demo else None
