@@ -173,9 +173,9 @@ class ReplayExecutor:
         """`run()` failed: nothing new starts while its running steps end."""
         self._undoing: str | None = None
         self._calls: dict[int, StepCall] = {}
-        self._claimed: set[str] = set()
-        """The keys of the steps this run of the code called."""
         """Step operations called and not yet started nor scheduled as a task."""
+        self.claimed: set[str] = set()
+        """The keys of the steps this run of the code called."""
         if self.terminating:
             self.stop_reason = StopReason.TERMINATE
 
@@ -395,7 +395,7 @@ class ReplayExecutor:
         exc = main.exception()
         if exc is None:
             left = left_behind(self._calls.values(), tasks_too=True)
-            missed = self._unclaimed()
+            missed = self.unclaimed()
             if left is not None:
                 error = ErrorInfo.of(left.error())
             elif missed is not None:
@@ -414,12 +414,12 @@ class ReplayExecutor:
         error = self.run_error or self._error_of_run(exc)
         return Outcome("errored", error=error, steps_written=self.steps_written)
 
-    def _unclaimed(self) -> StepRecord | None:
+    def unclaimed(self) -> StepRecord | None:
         """The first step of the journal that this run of the code never called."""
         missed = [
             r
             for r in self.snapshot.steps.values()
-            if r.key not in self._claimed and r.kind not in OUTSIDE_REPLAY_ORDER
+            if r.key not in self.claimed and r.kind not in OUTSIDE_REPLAY_ORDER
         ]
         return min(missed, key=lambda r: (r.done is None, r.done or 0, r.position), default=None)
 
@@ -560,7 +560,7 @@ class ReplayExecutor:
         if occurrence is None:
             occurrence = next(self._occurrences[name])
         key = step_key(name, occurrence, kind)
-        self._claimed.add(key)
+        self.claimed.add(key)
         at_position = self.by_position.get(position)
         if at_position is not None and (at_position.name != name or at_position.kind != kind):
             self._nondeterminism(

@@ -29,7 +29,6 @@ from lambda_workflows.errors import BlobMissingError, NondeterminismError, Workf
 from lambda_workflows.journal.document import OMITTED_PREFIX, JournalDocument, snapshot_of
 from lambda_workflows.journal.memory import MemoryJournal
 from lambda_workflows.journal.records import (
-    OUTSIDE_REPLAY_ORDER,
     ErrorInfo,
     InstanceStatus,
     Snapshot,
@@ -173,13 +172,11 @@ class _CheckExecutor(ReplayExecutor):
         self, workflow: Workflow, snapshot: Snapshot, services: Services, env: Env
     ) -> None:
         super().__init__(workflow, snapshot, services, env, _NoAttempts(), StepThreads())
-        self.claimed: set[str] = set()
         self.frontier: list[Claim] = []
         """Steps the code reached past the journal (new ones, or pending ones), in order."""
 
     def claim(self, name: str, kind: StepKind, occurrence: int | None = None) -> Claim:
         claim = super().claim(name, kind, occurrence)
-        self.claimed.add(claim.key)
         if claim.record is None or not claim.record.resolved:
             self.frontier.append(claim)
         return claim
@@ -282,7 +279,7 @@ def _judge(snapshot: Snapshot, executor: _CheckExecutor, outcome: Outcome) -> Ve
                 executor,
             )
     if outcome.kind in ("complete", "errored"):
-        unclaimed = _unclaimed(snapshot, executor)
+        unclaimed = executor.unclaimed()
         if unclaimed is not None:
             ends = "returns" if outcome.kind == "complete" else "raises"
             return _verdict(
@@ -304,17 +301,6 @@ def _judge(snapshot: Snapshot, executor: _CheckExecutor, outcome: Outcome) -> Ve
 
 def _resolved_keys(executor: _CheckExecutor) -> set[str]:
     return {key for key, record in executor.steps.items() if record.resolved}
-
-
-def _unclaimed(snapshot: Snapshot, executor: _CheckExecutor) -> StepRecord | None:
-    """The first journaled step the code did not meet, when `run()` ended."""
-    missed = [
-        r
-        for r in snapshot.steps.values()
-        if r.key not in executor.claimed and r.kind not in OUTSIDE_REPLAY_ORDER
-    ]
-    missed.sort(key=lambda r: (r.done if r.done is not None else 1 << 62, r.position))
-    return missed[0] if missed else None
 
 
 def _diverged(snapshot: Snapshot, executor: _CheckExecutor, error: NondeterminismError) -> Verdict:
